@@ -1,0 +1,87 @@
+"""Default configuration of the newsletter service (SPEC §2).
+
+Every key can be overridden by an environment variable ``NEWSLETTER_<KEY>``; values that parse
+as JSON are typed (``true``, ``4``, ``["https://…"]``). An optional ``instance/config.py`` is
+read between these defaults and the environment. Nothing secret belongs in this file.
+"""
+
+
+class Config:
+    #: Signs sessions and tokens. The service refuses to start with this value outside
+    #: debug and testing. Old keys go in SECRET_KEY_FALLBACKS (oldest first) so that links
+    #: signed with them keep working after a rotation.
+    SECRET_KEY = "dev-insecure-change-me"
+    SECRET_KEY_FALLBACKS: list[str] = []
+
+    #: None means ``sqlite:///<instance>/newsletter.db``.
+    SQLALCHEMY_DATABASE_URI: str | None = None
+
+    #: External URL under which every link in an email is built.
+    BASE_URL = "http://127.0.0.1:5000"
+    #: The publisher's name shown in pages and mails.
+    SITE_NAME = "Newsletter"
+    #: Postal address / imprint line shown in mail footers (who sends the mail).
+    SITE_ADDRESS = ""
+    #: Link to the operator's privacy notice; None shows the built-in page.
+    PRIVACY_URL: str | None = None
+
+    #: ``file`` writes one .eml per message into <instance>/outbox; ``smtp`` uses the relay.
+    MAIL_BACKEND = "file"
+    MAIL_SERVER = "localhost"
+    MAIL_PORT = 25
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_TIMEOUT = 30
+    MAIL_DEFAULT_SENDER = "Newsletter <newsletter@localhost>"
+    #: Parallel SMTP connections of one sender; optional messages per second.
+    MAIL_CONCURRENCY = 4
+    MAIL_RATE_LIMIT: float | None = None
+    #: How long a claimed mail may stay in flight before another sender takes it.
+    SEND_LEASE_SECONDS = 60
+    #: How often the worker looks for mail to send.
+    SEND_INTERVAL_SECONDS = 5
+    #: Hard bounces before a subscriber is suspended.
+    BOUNCE_LIMIT = 1
+
+    #: For schedules and dates shown.
+    TIMEZONE = "Europe/Berlin"
+    #: Crontab line for the digest (standard cron: 0 and 7 are Sunday).
+    DIGEST_SCHEDULE = "0 7 * * *"
+    #: RSS/Atom feeds polled for new articles.
+    FEED_URLS: list[str] = []
+    #: Run the worker's jobs inside the web process. None means: only in debug.
+    EMBEDDED_WORKER: bool | None = None
+
+    #: Double-opt-in link lifetime; purge of never-confirmed sign-ups.
+    CONFIRM_MAX_AGE_DAYS = 7
+    UNCONFIRMED_RETENTION_DAYS = 14
+    #: Confirmation mails one address can be sent per 24 h, whatever the client.
+    DOI_MAX_PER_ADDRESS = 2
+    #: Preferences-link lifetime; how long evidence of withdrawn consent is kept.
+    PREFERENCES_MAX_AGE_DAYS = 30
+    EVIDENCE_RETENTION_DAYS = 1095
+    #: What of the client IP the consent evidence keeps: full, truncated or none.
+    EVIDENCE_IP = "full"
+
+    #: The consent statement shown above the button, per language. None uses the built-in
+    #: wording. ``{site_name}`` and ``{button}`` are filled in. Every wording becomes a
+    #: version with its SHA-256 (SPEC §7).
+    CONSENT_TEXT: dict[str, str] | None = None
+
+    #: Per-client limits on public forms (Flask-Limiter); 429 past them.
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_SUBSCRIBE = "5 per minute; 30 per hour"
+    RATELIMIT_TOKEN_PAGES = "30 per minute"
+    RATELIMIT_HEADERS_ENABLED = False
+
+    #: Languages offered; the first is the default.
+    LANGUAGES = ["de", "en"]
+
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    MAX_CONTENT_LENGTH = 1024 * 1024

@@ -1,0 +1,34 @@
+"""A self-hosted newsletter service: double opt-in, consent evidence, digests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from . import clock, settings, transport
+from .paths import TEMPLATES
+
+
+def create_app(config: Mapping[str, Any] | type | None = None, *, clock_: clock.Clock | None = None) -> Flask:
+    """Build the application.
+
+    :param config: overrides applied after the defaults, ``instance/config.py`` and the
+        ``NEWSLETTER_*`` environment (tests pass their settings here).
+    :param clock_: the source of "now"; tests pass a :class:`~newsletter.clock.FrozenClock`.
+    """
+    app = Flask(__name__, instance_relative_config=True, template_folder=str(TEMPLATES))
+    settings.load(app, config)
+
+    from . import cli, extensions, models, scheduler  # noqa: F401  (models register tables)
+    from .views import errors, public
+
+    clock.init_app(app, clock_)
+    extensions.init_app(app)
+    transport.init_app(app)
+    app.register_blueprint(public.bp)
+    errors.init_app(app)
+    cli.init_app(app)
+    scheduler.init_app(app)
+    return app

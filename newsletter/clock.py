@@ -1,0 +1,40 @@
+"""The service's notion of "now", injectable so tests control time instead of sleeping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+
+
+class Clock:
+    """The wall clock, always in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FrozenClock(Clock):
+    """A clock that only moves when told to."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start.astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, **delta: float) -> datetime:
+        self._now += timedelta(**delta)
+        return self._now
+
+    def set(self, moment: datetime) -> None:
+        self._now = moment.astimezone(UTC)
+
+
+def init_app(app, clock: Clock | None = None) -> None:
+    app.extensions["clock"] = clock or Clock()
+
+
+def now() -> datetime:
+    """The current UTC time of the running app's clock."""
+    return current_app.extensions["clock"].now()

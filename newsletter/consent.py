@@ -1,0 +1,228 @@
+"""Consent evidence (SPEC §7): the only module that writes consent events.
+
+Events are appended, never updated or deleted, and each subscriber's events form a hash chain
+(every event hashes its own content together with the previous event's hash), so a changed or
+removed row is detectable. The personal columns (IP address, user agent) enter the chain only
+through ``personal_digest``, a salted hash; erasure — the single documented mutation of event
+rows — removes the personal columns and the salt and keeps the digest, so the chain still
+verifies while nothing personal remains.
+
+The subscriber's ``status`` is moved in step with each event here, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import secrets
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from flask_babel import force_locale, gettext
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from . import clock
+from .extensions import db
+from .models import (
+    ConsentChannel,
+    ConsentEvent,
+    ConsentEventType,
+    ConsentText,
+    Subscriber,
+    SubscriberStatus,
+)
+
+DEFAULT_STATEMENTS = {
+    "de": (
+        "Mit einem Klick auf „{button}“ willige ich ein, dass {site_name} mir Produktneuigkeiten, "
+        "Finanznachrichten und Sonderangebote per E-Mail zusendet. Meine E-Mail-Adresse wird nur "
+        "dafür verwendet. Ich kann diese Einwilligung jederzeit ohne Angabe von Gründen mit "
+        "Wirkung für die Zukunft widerrufen, etwa über den Abmeldelink in jeder E-Mail. Die "
+        "Rechtmäßigkeit der bis zum Widerruf erfolgten Verarbeitung bleibt davon unberührt."
+    ),
+    "en": (
+        "By clicking “{button}” I agree that {site_name} may send me product news, financial "
+        "news and special offers by email. My email address is used for this purpose only. I "
+        "can withdraw this consent at any time, without giving reasons, with effect for the "
+        "future, for example through the unsubscribe link in every email. Withdrawal does not "
+        "affect the lawfulness of the processing carried out before it."
+    ),
+}
+
+
+def statement(language: str) -> str:
+    """The consent statement in ``language`` exactly as the sign-up form shows it."""
+    configured = current_app.config.get("CONSENT_TEXT") or {}
+    template = configured.get(language) or DEFAULT_STATEMENTS.get(language) or DEFAULT_STATEMENTS["en"]
+    with force_locale(language):
+        button = gettext("Subscribe")
+    return template.format(site_name=current_app.config["SITE_NAME"], button=button)
+
+
+def text_version(language: str) -> ConsentText:
+    """The stored version of the current statement in ``language``, created when first shown."""
+    text = statement(language)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    version = find_text_version(digest)
+    if version is not None:
+        return version
+    now = clock.now()
+    version = ConsentText(sha256=digest, language=language, text=text, first_shown_at=now, last_shown_at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(version)
+    except IntegrityError:  # another request stored the same wording first
+        version = find_text_version(digest)
+    return version
+
+
+def find_text_version(sha256: str) -> ConsentText | None:
+    return db.session.execute(select(ConsentText).filter_by(sha256=sha256)).scalar_one_or_none()
+
+
+def evidence_ip(ip: str | None) -> str | None:
+    """The client IP as EVIDENCE_IP says to keep it: full, truncated (/24, /48) or none."""
+    mode = current_app.config["EVIDENCE_IP"]
+    if ip is None or mode == "none":
+        return None
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if mode == "full":
+        return str(address)
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+_STATUS_AFTER = {
+    ConsentEventType.CONFIRMED: SubscriberStatus.CONFIRMED,
+    ConsentEventType.IMPORTED: SubscriberStatus.CONFIRMED,
+    ConsentEventType.WITHDRAWN: SubscriberStatus.WITHDRAWN,
+    ConsentEventType.ERASED: SubscriberStatus.ERASED,
+}
+
+
+def record(
+    subscriber: Subscriber,
+    type: ConsentEventType,
+    channel: ConsentChannel,
+    *,
+    text: ConsentText | None = None,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    detail: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> ConsentEvent:
+    """Append one consent event for ``subscriber`` and move its status accordingly.
+
+    Flushes, never commits: the caller's transaction decides whether the event lands.
+    """
+    at = at or clock.now()
+    db.session.add(subscriber)
+    db.session.flush()
+    # Lock the subscriber so two concurrent events cannot both chain onto the same predecessor.
+    db.session.refresh(subscriber, with_for_update=True)
+    if text is not None:
+        text.last_shown_at = max(text.last_shown_at, at)
+    keep_personal = type in (ConsentEventType.REQUESTED, ConsentEventType.CONFIRMED, ConsentEventType.IMPORTED)
+    event = ConsentEvent(
+        subscriber_id=subscriber.id,
+        type=type,
+        at=at,
+        channel=channel,
+        consent_text=text,
+        ip=evidence_ip(ip) if keep_personal else None,
+        user_agent=(user_agent or None) and user_agent[:512] if keep_personal else None,
+        detail=detail,
+        personal_salt=secrets.token_hex(16),
+        prev_hash=_last_hash(subscriber.id),
+    )
+    event.personal_digest = personal_digest(event)
+    event.hash = content_hash(event)
+    db.session.add(event)
+    _move_status(subscriber, type, at)
+    db.session.flush()
+    return event
+
+
+def _move_status(subscriber: Subscriber, type: ConsentEventType, at: datetime) -> None:
+    if type is ConsentEventType.REQUESTED:  # a request alone changes nothing until confirmed
+        return
+    subscriber.status = _STATUS_AFTER[type]
+    if type in (ConsentEventType.CONFIRMED, ConsentEventType.IMPORTED):
+        subscriber.confirmed_at = at
+        subscriber.withdrawn_at = None
+    elif type is ConsentEventType.WITHDRAWN:
+        subscriber.withdrawn_at = at
+
+
+def _last_hash(subscriber_id: int) -> str:
+    last = db.session.execute(
+        select(ConsentEvent.hash)
+        .where(ConsentEvent.subscriber_id == subscriber_id)
+        .order_by(ConsentEvent.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return last or ""
+
+
+def personal_digest(event: ConsentEvent) -> str:
+    payload = json.dumps([event.personal_salt, event.ip, event.user_agent])
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def content_hash(event: ConsentEvent) -> str:
+    """The hash that chains ``event`` to its predecessor; covers every column but the id."""
+    content = {
+        "subscriber_id": event.subscriber_id,
+        "type": str(event.type),
+        "at": event.at.isoformat(),
+        "channel": str(event.channel),
+        "consent_text": event.consent_text.sha256 if event.consent_text else None,
+        "personal": event.personal_digest,
+        "detail": event.detail,
+        "prev": event.prev_hash,
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def history(subscriber: Subscriber) -> list[ConsentEvent]:
+    """The subscriber's events, oldest first."""
+    return list(
+        db.session.execute(
+            select(ConsentEvent).where(ConsentEvent.subscriber_id == subscriber.id).order_by(ConsentEvent.id)
+        ).scalars()
+    )
+
+
+def event_as_dict(event: ConsentEvent) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "type": str(event.type),
+        "at": event.at.isoformat(),
+        "channel": str(event.channel),
+    }
+    if event.consent_text is not None:
+        data["consent_text"] = {
+            "sha256": event.consent_text.sha256,
+            "language": event.consent_text.language,
+            "text": event.consent_text.text,
+        }
+    if event.type in (ConsentEventType.REQUESTED, ConsentEventType.CONFIRMED, ConsentEventType.IMPORTED):
+        data["ip"] = event.ip
+        data["user_agent"] = event.user_agent
+    if event.detail:
+        data["detail"] = event.detail
+    return data
+
+
+def evidence(subscriber: Subscriber) -> dict[str, Any]:
+    """Everything SPEC §7 asks an export to say about an address."""
+    return {
+        "email": subscriber.email,
+        "status": str(subscriber.status),
+        "events": [event_as_dict(event) for event in history(subscriber)],
+    }

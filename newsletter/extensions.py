@@ -1,0 +1,81 @@
+"""Flask extensions, created unbound here and bound to the app in :func:`init_app`."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_babel import Babel, get_locale
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import MetaData, TypeDecorator, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+
+from .paths import MIGRATIONS
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+csrf = CSRFProtect()
+babel = Babel()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def _render_item(type_, obj, autogen_context):
+    """Write our TypeDecorators into migrations as their plain SQL types, so old migration
+    scripts never import application code that may have changed since."""
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        autogen_context.imports.add("import sqlalchemy as sa")
+        return f"sa.{obj.impl.__class__.__name__}()"
+    return False
+
+
+def select_locale() -> str:
+    """German unless the browser prefers a language we offer (SPEC §3)."""
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    return request.accept_languages.best_match(languages, default=languages[0])
+
+
+def init_app(app: Flask) -> None:
+    from .paths import TRANSLATIONS
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(MIGRATIONS), render_as_batch=True, compare_type=True, render_item=_render_item
+    )
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(TRANSLATIONS),
+        default_timezone=app.config["TIMEZONE"],
+    )
+    limiter.init_app(app)
+    app.jinja_env.globals["get_locale"] = get_locale
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """Foreign keys, WAL and a busy timeout, so the web process and the sender share SQLite."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()

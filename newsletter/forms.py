@@ -1,0 +1,48 @@
+"""Public forms."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, StringField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+#: RFC 5321: an address is at most 254 octets.
+MAX_EMAIL_LENGTH = 254
+
+
+def normalise_email(value: str) -> str:
+    """The address as stored: syntax checked (no DNS lookups), lower-cased.
+
+    :raises ValueError: with a message for the visitor.
+    """
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from exc
+    return result.normalized.lower()
+
+
+class SubscribeForm(FlaskForm):
+    email = EmailField(
+        _l("Email address"),
+        validators=[
+            DataRequired(_l("Please enter your email address.")),
+            Length(max=MAX_EMAIL_LENGTH, message=_l("This address is too long.")),
+        ],
+    )
+    #: The SHA-256 of the consent statement the visitor saw, so the evidence names exactly it.
+    consent_version = HiddenField(validators=[DataRequired(), Length(max=64)])
+    #: Honeypot: hidden from people by CSS, filled in by bots (COMPLIANCE item 42).
+    website = StringField(_l("Leave this field empty"), validators=[Length(max=200)])
+
+    def validate_email(self, field) -> None:
+        try:
+            field.data = normalise_email(field.data or "")
+        except ValueError as exc:
+            raise ValidationError(_l("This is not a valid email address.")) from exc
+
+
+class ActionForm(FlaskForm):
+    """A form that is only a button (confirm, unsubscribe): CSRF and nothing else."""

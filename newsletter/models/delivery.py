@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .subscriber import Subscriber
+from .types import UTCDateTime, str_enum
+
+
+class MailKind(enum.StrEnum):
+    CONFIRM = "confirm"  #: the double-opt-in request
+    DIGEST = "digest"  #: a digest to a subscriber
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where one mail to one recipient stands, and why."""
+
+    QUEUED = "queued"
+    SENDING = "sending"  #: claimed by a sender until ``lease_expires_at``
+    SENT = "sent"
+    RETRYING = "retrying"  #: temporary failure; next try at ``next_attempt_at``
+    FAILED = "failed"  #: permanent failure; ``last_reply`` says why
+    CANCELLED = "cancelled"  #: the recipient withdrew or was erased before sending
+
+
+#: States in which a delivery still waits for the sender.
+OPEN_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.RETRYING, DeliveryStatus.SENDING)
+
+
+class Delivery(db.Model):
+    """One mail to one recipient, queued in the transaction of the change that causes it."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("digest_id", "subscriber_id"),
+        Index("ix_delivery_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[MailKind] = mapped_column(str_enum(MailKind))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscriber.id"), index=True)
+    digest_id: Mapped[int | None] = mapped_column()
+    #: What the template needs beyond the subscriber (e.g. the confirm token).
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[DeliveryStatus] = mapped_column(str_enum(DeliveryStatus))
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The SMTP server's last reply (or the connection error) for a retry or failure.
+    last_reply: Mapped[str | None] = mapped_column(String(512))
+    message_id: Mapped[str | None] = mapped_column(String(255))
+
+    subscriber: Mapped[Subscriber] = relationship()

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+from sqlalchemy import Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import UTCDateTime, str_enum
+
+
+class SubscriberStatus(enum.StrEnum):
+    """Why an address is or is not mailed (SPEC §7)."""
+
+    PENDING = "pending"  #: asked, never confirmed
+    CONFIRMED = "confirmed"  #: double opt-in done; receives digests
+    WITHDRAWN = "withdrawn"  #: consent withdrawn
+    SUSPENDED = "suspended"  #: hard bounces reached BOUNCE_LIMIT
+    ERASED = "erased"  #: personal data removed
+
+
+def new_nonce() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class Subscriber(db.Model):
+    """An email address and where its consent stands.
+
+    ``status`` is kept in step with the consent events by :mod:`newsletter.consent`, in the
+    same transaction; no other module sets it from a consent change.
+    """
+
+    __tablename__ = "subscriber"
+    __table_args__ = (Index("ix_subscriber_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Normalised (lower-case) address; NULL once erased.
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    status: Mapped[SubscriberStatus] = mapped_column(str_enum(SubscriberStatus))
+    #: Language of the sign-up page; mails to this address use it.
+    locale: Mapped[str] = mapped_column(String(8), default="de")
+    #: Part of every confirm token; changing it revokes the outstanding ones.
+    confirm_nonce: Mapped[str] = mapped_column(String(24), default=new_nonce)
+    #: Part of every preferences token; changing it revokes the outstanding ones.
+    access_nonce: Mapped[str] = mapped_column(String(24), default=new_nonce)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bounce_count: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<Subscriber {self.id} {self.status}>"

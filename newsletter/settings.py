@@ -1,0 +1,99 @@
+"""Loading and checking configuration: defaults, instance file, environment, overrides."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask
+
+from .paths import DEFAULT_CONFIG
+
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+
+#: Keys whose values must have a given type once the environment has been applied.
+#: ``from_prefixed_env`` parses JSON, so ``NEWSLETTER_EMBEDDED_WORKER=True`` arrives as the
+#: string "True"; refusing it beats treating every non-empty string as true.
+_TYPED_KEYS: dict[str, tuple[type, ...]] = {
+    "MAIL_PORT": (int,),
+    "MAIL_USE_TLS": (bool,),
+    "MAIL_USE_SSL": (bool,),
+    "MAIL_TIMEOUT": (int, float),
+    "MAIL_CONCURRENCY": (int,),
+    "MAIL_RATE_LIMIT": (int, float, type(None)),
+    "SEND_LEASE_SECONDS": (int,),
+    "SEND_INTERVAL_SECONDS": (int, float),
+    "BOUNCE_LIMIT": (int,),
+    "FEED_URLS": (list,),
+    "EMBEDDED_WORKER": (bool, type(None)),
+    "CONFIRM_MAX_AGE_DAYS": (int, float),
+    "UNCONFIRMED_RETENTION_DAYS": (int, float),
+    "DOI_MAX_PER_ADDRESS": (int,),
+    "PREFERENCES_MAX_AGE_DAYS": (int, float),
+    "EVIDENCE_RETENTION_DAYS": (int, float),
+    "RATELIMIT_ENABLED": (bool,),
+    "SECRET_KEY_FALLBACKS": (list,),
+    "CONSENT_TEXT": (dict, type(None)),
+}
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "MAIL_BACKEND": ("smtp", "file", "memory"),
+    "EVIDENCE_IP": ("full", "truncated", "none"),
+}
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run the service; the message says which key and why."""
+
+
+def load(app: Flask, overrides: Mapping[str, Any] | type | None) -> None:
+    """Fill ``app.config`` in layers: defaults, instance/config.py, environment, overrides."""
+    app.config.from_object(_default_config_class())
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("NEWSLETTER")
+    if isinstance(overrides, Mapping):
+        app.config.from_mapping(overrides)
+    elif overrides is not None:
+        app.config.from_object(overrides)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{app.instance_path}/newsletter.db"
+    if app.config.get("EMBEDDED_WORKER") is None:
+        app.config["EMBEDDED_WORKER"] = bool(app.debug)
+    app.config["BASE_URL"] = str(app.config["BASE_URL"]).rstrip("/")
+    validate(app)
+
+
+def validate(app: Flask) -> None:
+    """Raise :class:`ConfigError` for a value the service cannot work with."""
+    config = app.config
+    for key, types in _TYPED_KEYS.items():
+        value = config.get(key)
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            raise ConfigError(
+                f"{key} must be {' or '.join(t.__name__ for t in types)}, got {value!r}"
+                " (in the environment write JSON: true, 4, [\"…\"])"
+            )
+    for key, choices in _CHOICES.items():
+        if config.get(key) not in choices:
+            raise ConfigError(f"{key} must be one of {', '.join(choices)}, got {config.get(key)!r}")
+    try:
+        ZoneInfo(config["TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"TIMEZONE {config['TIMEZONE']!r} is not a known time zone") from exc
+    if not str(config["BASE_URL"]).startswith(("http://", "https://")):
+        raise ConfigError(f"BASE_URL must start with http:// or https://, got {config['BASE_URL']!r}")
+    if config["SECRET_KEY"] in (None, "", DEFAULT_SECRET_KEY) and not (app.debug or app.testing):
+        raise ConfigError(
+            "SECRET_KEY is the development default; set NEWSLETTER_SECRET_KEY to a long random"
+            " value (python3 -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+
+
+def _default_config_class() -> type:
+    spec = importlib.util.spec_from_file_location("_newsletter_default_config", DEFAULT_CONFIG)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Config

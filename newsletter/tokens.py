@@ -1,0 +1,119 @@
+"""Signed tokens for the links in mails, one salt per purpose (COMPLIANCE items 45–49).
+
+Payloads hold a subscriber id and, for revocable purposes, the subscriber's current nonce;
+never an address. Tokens are signed with SECRET_KEY and verified against it and every key in
+SECRET_KEY_FALLBACKS, so rotating the key keeps old links (above all unsubscribe links) valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeSerializer, URLSafeTimedSerializer
+
+from . import clock
+from .extensions import db
+from .models import Subscriber
+
+CONFIRM = "confirm"
+UNSUBSCRIBE = "unsubscribe"
+PREFERENCES = "preferences"
+
+
+class InvalidToken(Exception):
+    """The token is tampered with, expired, revoked or refers to nobody."""
+
+
+class ExpiredToken(InvalidToken):
+    """Genuine, but older than its purpose's lifetime."""
+
+
+class RevokedToken(InvalidToken):
+    """Genuine and unexpired, but its nonce was replaced (used, superseded or withdrawn)."""
+
+    def __init__(self, subscriber: Subscriber) -> None:
+        super().__init__("revoked")
+        self.subscriber = subscriber
+
+
+class _ClockSigner(TimestampSigner):
+    """Timestamps from the app's clock, so expiry follows the injectable clock."""
+
+    def get_timestamp(self) -> int:
+        return int(clock.now().timestamp())
+
+
+def _keys() -> list[str]:
+    config = current_app.config
+    return [*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]]
+
+
+def _timed(salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(_keys(), salt=salt, signer=_ClockSigner)
+
+
+def _untimed(salt: str) -> URLSafeSerializer:
+    return URLSafeSerializer(_keys(), salt=salt)
+
+
+def make_confirm_token(subscriber: Subscriber) -> str:
+    return _timed(CONFIRM).dumps([subscriber.id, subscriber.confirm_nonce])
+
+
+def make_preferences_token(subscriber: Subscriber) -> str:
+    return _timed(PREFERENCES).dumps([subscriber.id, subscriber.access_nonce])
+
+
+def make_unsubscribe_token(subscriber: Subscriber) -> str:
+    """A token that never expires and survives re-subscription (SPEC §3)."""
+    return _untimed(UNSUBSCRIBE).dumps(subscriber.id)
+
+
+@dataclass(frozen=True)
+class _Revocable:
+    salt: str
+    max_age_key: str
+    nonce_attribute: str
+
+    def load(self, token: str) -> Subscriber:
+        max_age = timedelta(days=current_app.config[self.max_age_key]).total_seconds()
+        try:
+            subscriber_id, nonce = _timed(self.salt).loads(token, max_age=max_age)
+        except SignatureExpired as exc:
+            raise ExpiredToken(str(exc)) from exc
+        except (BadData, TypeError, ValueError) as exc:
+            raise InvalidToken(str(exc)) from exc
+        subscriber = _subscriber(subscriber_id)
+        if getattr(subscriber, self.nonce_attribute) != nonce:
+            raise RevokedToken(subscriber)
+        return subscriber
+
+
+_CONFIRM = _Revocable(CONFIRM, "CONFIRM_MAX_AGE_DAYS", "confirm_nonce")
+_PREFERENCES = _Revocable(PREFERENCES, "PREFERENCES_MAX_AGE_DAYS", "access_nonce")
+
+
+def load_confirm_token(token: str) -> Subscriber:
+    """The subscriber a confirm link is for; :class:`InvalidToken` if it no longer works."""
+    return _CONFIRM.load(token)
+
+
+def load_preferences_token(token: str) -> Subscriber:
+    return _PREFERENCES.load(token)
+
+
+def load_unsubscribe_token(token: str) -> Subscriber:
+    try:
+        subscriber_id = _untimed(UNSUBSCRIBE).loads(token)
+    except BadData as exc:
+        raise InvalidToken(str(exc)) from exc
+    return _subscriber(subscriber_id)
+
+
+def _subscriber(subscriber_id: object) -> Subscriber:
+    subscriber = db.session.get(Subscriber, subscriber_id) if type(subscriber_id) is int else None
+    if subscriber is None:
+        raise InvalidToken("unknown subscriber")
+    return subscriber
