@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,14 +12,26 @@ from . import clock, settings, transport
 from .paths import TEMPLATES
 
 
-def create_app(config: Mapping[str, Any] | type | None = None, *, clock_: clock.Clock | None = None) -> Flask:
+def create_app(
+    config: Mapping[str, Any] | type | None = None,
+    *,
+    clock_: clock.Clock | None = None,
+    instance_path: str | None = None,
+) -> Flask:
     """Build the application.
 
     :param config: overrides applied after the defaults, ``instance/config.py`` and the
         ``NEWSLETTER_*`` environment (tests pass their settings here).
     :param clock_: the source of "now"; tests pass a :class:`~newsletter.clock.FrozenClock`.
+    :param instance_path: the deployment's folder (database, outbox, config.py); defaults to
+        ``NEWSLETTER_INSTANCE_PATH`` or ``instance/`` beside the package.
     """
-    app = Flask(__name__, instance_relative_config=True, template_folder=str(TEMPLATES))
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=instance_path or os.environ.get("NEWSLETTER_INSTANCE_PATH") or None,
+        template_folder=str(TEMPLATES),
+    )
     settings.load(app, config)
 
     from . import cli, extensions, models, scheduler  # noqa: F401  (models register tables)

@@ -71,11 +71,32 @@ def init_app(app: Flask) -> None:
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """Foreign keys, WAL and a busy timeout, so the web process and the sender share SQLite."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
+def _sqlite_connect(dbapi_connection, _record) -> None:
+    """SQLite: foreign keys, WAL, a busy timeout, and transactions under our control.
+
+    pysqlite's own transaction handling breaks SAVEPOINTs (releasing one can commit the whole
+    transaction), so it is switched off and :func:`_sqlite_begin` starts every transaction.
+    """
+    if _is_sqlite(dbapi_connection):
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=15000")
         cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection) -> None:
+    """Take SQLite's write lock when a transaction starts, not halfway through it.
+
+    A transaction that read first and writes later fails at once (no busy wait) if another
+    connection wrote in between; IMMEDIATE makes writers queue up instead. Transactions here
+    are short: the mail sender never holds one open across network I/O.
+    """
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _is_sqlite(dbapi_connection) -> bool:
+    return type(dbapi_connection).__module__.startswith("sqlite3")

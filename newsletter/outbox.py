@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 from flask import current_app
@@ -127,26 +128,38 @@ def claim(limit: int = CLAIM_BATCH) -> list[int]:
     return sorted(claimed)
 
 
+@dataclass
+class _Outgoing:
+    """A claimed delivery, composed and ready for the wire (or found no longer eligible)."""
+
+    delivery_id: int
+    attempts: int
+    message: EmailMessage | None
+
+
 def send_pending(limit: int = CLAIM_BATCH) -> SendReport:
-    """Claim one batch of due mails and send it; returns what happened to them."""
+    """Claim one batch of due mails and send it; returns what happened to them.
+
+    Works in groups of COMMIT_EVERY: compose (read), send (no transaction open, so the
+    database is never locked across network I/O), record the outcomes (one short write).
+    """
     report = SendReport()
     ids = claim(limit)
-    if not ids:
-        return report
-    deliveries = db.session.execute(
-        select(Delivery).where(Delivery.id.in_(ids)).options(joinedload(Delivery.subscriber)).order_by(Delivery.id)
-    ).scalars().all()
     app = current_app._get_current_object()
     with transport.connect(app) as connection:
-        for done, delivery in enumerate(deliveries, start=1):
+        for start in range(0, len(ids), COMMIT_EVERY):
+            outgoing = _compose(ids[start : start + COMMIT_EVERY])
+            outcomes: list[dict[str, Any]] = []
             try:
-                _send_one(connection, delivery, report)
+                for item in outgoing:
+                    outcomes.append(_send_one(connection, item))
             except transport.ConnectionFailure as exc:
-                _release(deliveries[done - 1 :], exc.reply, report)
+                unsent = [item.delivery_id for item in outgoing[len(outcomes) :]] + ids[start + COMMIT_EVERY :]
+                outcomes.extend(_released(unsent, exc.reply))
+                _record(outcomes, report)
+                logger.warning("mail relay unreachable, %d mails wait: %s", len(unsent), exc.reply)
                 break
-            if done % COMMIT_EVERY == 0:
-                db.session.commit()
-    db.session.commit()
+            _record(outcomes, report)
     return report
 
 
@@ -163,56 +176,76 @@ def drain(max_rounds: int | None = None) -> SendReport:
     return total
 
 
-def _send_one(connection, delivery: Delivery, report: SendReport) -> None:
-    spec = SPECS[delivery.kind]
+def _compose(ids: list[int]) -> list[_Outgoing]:
+    deliveries = db.session.execute(
+        select(Delivery).where(Delivery.id.in_(ids)).options(joinedload(Delivery.subscriber)).order_by(Delivery.id)
+    ).scalars().all()
     now = clock.now()
-    if not spec.eligible(delivery):
-        delivery.status = DeliveryStatus.CANCELLED
-        report.cancelled += 1
-        return
-    message = mail.build_message(spec.content(delivery), delivery.subscriber.email, date=now)
-    delivery.attempts += 1
+    outgoing = []
+    for delivery in deliveries:
+        spec = SPECS[delivery.kind]
+        message = None
+        if spec.eligible(delivery):
+            message = mail.build_message(spec.content(delivery), delivery.subscriber.email, date=now)
+        outgoing.append(_Outgoing(delivery.id, delivery.attempts, message))
+    db.session.commit()  # end the read transaction before talking to the relay
+    return outgoing
+
+
+def _send_one(connection, item: _Outgoing) -> dict[str, Any]:
+    if item.message is None:
+        return {"id": item.delivery_id, "status": DeliveryStatus.CANCELLED, "lease_expires_at": None}
+    attempts = item.attempts + 1
     try:
-        connection.send(message)
+        connection.send(item.message)
     except transport.ConnectionFailure:
-        delivery.attempts -= 1  # never reached the server: not an attempt on this mail
         raise
     except transport.TemporaryFailure as exc:
-        _schedule_retry(delivery, exc.reply, report)
-        return
+        return _retry_or_fail(item.delivery_id, attempts, exc.reply)
     except transport.PermanentFailure as exc:
-        delivery.status = DeliveryStatus.FAILED
-        delivery.last_reply = exc.reply
-        report.failed += 1
-        logger.info("delivery %r failed permanently: %s", delivery.id, exc.reply)
-        return
-    delivery.status = DeliveryStatus.SENT
-    delivery.sent_at = now
-    delivery.message_id = message["Message-ID"]
-    delivery.lease_expires_at = None
-    report.sent += 1
+        logger.info("delivery %r failed permanently: %s", item.delivery_id, exc.reply)
+        return _outcome(item.delivery_id, DeliveryStatus.FAILED, attempts, last_reply=exc.reply)
+    return _outcome(
+        item.delivery_id, DeliveryStatus.SENT, attempts,
+        sent_at=clock.now(), message_id=item.message["Message-ID"],
+    )
 
 
-def _schedule_retry(delivery: Delivery, reply: str, report: SendReport) -> None:
-    delivery.last_reply = reply
-    if delivery.attempts > len(BACKOFF_SECONDS):
-        delivery.status = DeliveryStatus.FAILED
-        report.failed += 1
-        return
-    delay = BACKOFF_SECONDS[max(delivery.attempts - 1, 0)]
-    delivery.status = DeliveryStatus.RETRYING
-    delivery.next_attempt_at = clock.now() + timedelta(seconds=delay)
-    delivery.lease_expires_at = None
-    report.retrying += 1
+def _outcome(delivery_id: int, status: DeliveryStatus, attempts: int, **values: Any) -> dict[str, Any]:
+    return {"id": delivery_id, "status": status, "attempts": attempts, "lease_expires_at": None, **values}
 
 
-def _release(deliveries: list[Delivery], reply: str, report: SendReport) -> None:
-    """The relay is unreachable: give the rest of the batch back, to be tried after a pause."""
-    logger.warning("mail relay unreachable, %d mails wait: %s", len(deliveries), reply)
+def _retry_or_fail(delivery_id: int, attempts: int, reply: str) -> dict[str, Any]:
+    if attempts > len(BACKOFF_SECONDS):
+        return _outcome(delivery_id, DeliveryStatus.FAILED, attempts, last_reply=reply)
+    retry_at = clock.now() + timedelta(seconds=BACKOFF_SECONDS[attempts - 1])
+    return _outcome(delivery_id, DeliveryStatus.RETRYING, attempts, last_reply=reply, next_attempt_at=retry_at)
+
+
+def _released(ids: list[int], reply: str) -> list[dict[str, Any]]:
+    """Give mails that never reached the relay back to the queue, without counting an attempt."""
     retry_at = clock.now() + timedelta(seconds=BACKOFF_SECONDS[0])
-    for delivery in deliveries:
-        delivery.status = DeliveryStatus.RETRYING
-        delivery.next_attempt_at = retry_at
-        delivery.last_reply = reply
-        delivery.lease_expires_at = None
-        report.retrying += 1
+    return [
+        {"id": delivery_id, "status": DeliveryStatus.RETRYING, "next_attempt_at": retry_at,
+         "last_reply": reply, "lease_expires_at": None}
+        for delivery_id in ids
+    ]
+
+
+_REPORT_FIELD = {
+    DeliveryStatus.SENT: "sent",
+    DeliveryStatus.RETRYING: "retrying",
+    DeliveryStatus.FAILED: "failed",
+    DeliveryStatus.CANCELLED: "cancelled",
+}
+
+
+def _record(outcomes: list[dict[str, Any]], report: SendReport) -> None:
+    """Write the outcomes of one group in one short transaction."""
+    for outcome in outcomes:
+        db.session.execute(update(Delivery).where(Delivery.id == outcome["id"]).values(
+            {key: value for key, value in outcome.items() if key != "id"}
+        ))
+        field = _REPORT_FIELD[outcome["status"]]
+        setattr(report, field, getattr(report, field) + 1)
+    db.session.commit()

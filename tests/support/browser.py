@@ -1,0 +1,92 @@
+"""Driving the app in real headless Chromium: a live HTTP server and a browser launcher.
+
+The app is served by werkzeug on a free loopback port in a daemon thread; Playwright's sync
+API drives Debian's Chromium (never a downloaded one: ``playwright install`` is not used).
+Close the browser contexts before stopping the server, so no keep-alive connection is left.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from tests.support import services
+
+#: Where screenshots for reviewers go (gitignored).
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+#: A phone-size viewport (an iPhone 12–15 in CSS pixels).
+PHONE_VIEWPORT = {"width": 390, "height": 844}
+DESKTOP_VIEWPORT = {"width": 1280, "height": 800}
+
+
+class LiveServer:
+    """Serves ``app`` over real HTTP on 127.0.0.1 and a free port, in a daemon thread."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the live server is not running")
+        return self._server.server_port
+
+    @property
+    def url(self) -> str:
+        """The base URL, without a trailing slash, e.g. ``http://127.0.0.1:40123``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LiveServer:
+        if self._server is not None:
+            raise RuntimeError("the live server is already running")
+        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"live-server-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        try:
+            self._server.shutdown()
+        finally:
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._server = None
+            self._thread = None
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+def launch_chromium(playwright, **options):
+    """Launch headless Chromium from /usr/bin/chromium (NEWSLETTER_TEST_CHROMIUM overrides)."""
+    return playwright.chromium.launch(
+        executable_path=services.CHROMIUM, args=list(CHROMIUM_ARGS), headless=True, **options
+    )

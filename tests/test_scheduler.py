@@ -1,0 +1,133 @@
+"""The worker: jobs registered from config, run once per due time, embedded or as a process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
+
+from newsletter import create_app, scheduler
+from newsletter.extensions import db
+from newsletter.models import Delivery, DeliveryStatus, JobRun
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_embedded_worker_starts_once_on_the_first_request_only(config, tmp_path, clock):
+    config.update(TESTING=False, EMBEDDED_WORKER=True, SEND_INTERVAL_SECONDS=3600)
+    app = create_app(config, clock_=clock, instance_path=str(tmp_path / "instance"))
+    assert "embedded_scheduler" not in app.extensions  # CLI commands and the reloader's parent never start it
+    with app.app_context():
+        db.create_all()
+    client = app.test_client()
+    client.get("/privacy")
+    started = app.extensions["embedded_scheduler"]
+    client.get("/privacy")
+    client.get("/")
+    try:
+        assert app.extensions["embedded_scheduler"] is started
+        assert started.running
+        assert [job.id for job in started.get_jobs()] == ["send-mail"]
+    finally:
+        started.shutdown(wait=False)
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_embedded_worker_is_off_outside_debug_by_default(config, tmp_path, clock):
+    config.update(TESTING=False)
+    app = create_app(config, clock_=clock, instance_path=str(tmp_path / "instance"))
+    assert app.config["EMBEDDED_WORKER"] is False
+    with app.app_context():
+        db.create_all()
+    app.test_client().get("/privacy")
+    assert "embedded_scheduler" not in app.extensions
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_jobs_use_coalescing_and_one_instance(app):
+    background = BackgroundScheduler()
+    scheduler.add_jobs(app, background)
+    (job,) = background.get_jobs()
+    assert job.coalesce is True and job.max_instances == 1
+
+
+def test_run_once_claims_each_due_time_once(app):
+    due = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+    calls = []
+    with app.app_context():
+        assert scheduler.run_once("digest", due, lambda: calls.append(1) or "sent 3") is True
+        assert scheduler.run_once("digest", due, lambda: calls.append(2)) is False
+        assert scheduler.run_once("digest", due.replace(hour=7), lambda: calls.append(3)) is True
+        runs = db.session.execute(select(JobRun).order_by(JobRun.id)).scalars().all()
+    assert calls == [1, 3]
+    assert [(run.job_id, run.outcome) for run in runs] == [("digest", "sent 3"), ("digest", "done")]
+    assert all(run.finished_at is not None for run in runs)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected_weekdays"),
+    [
+        ("0 7 * * 0", "sun"),
+        ("0 7 * * 7", "sun"),
+        ("0 7 * * 1-5", "mon,tue,wed,thu,fri"),
+        ("0 7 * * 0,3", "sun,wed"),
+        ("0 7 * * 5-7", "fri,sat,sun"),
+        ("0 7 * * */2", "sun,tue,thu,sat"),
+        ("0 7 * * mon-fri", "mon-fri"),
+        ("0 7 * * *", "*"),
+    ],
+)
+def test_crontab_weekdays_count_from_sunday(line, expected_weekdays):
+    trigger = scheduler.cron_trigger(line, "Europe/Berlin")
+    assert str(trigger.fields[4]) == expected_weekdays
+
+
+def test_crontab_sunday_fires_on_sunday_in_the_configured_zone():
+    trigger = scheduler.cron_trigger("0 7 * * 0", "Europe/Berlin")
+    # 2026-03-02 is a Monday; the next Sunday 07:00 in Berlin is 2026-03-08 06:00 UTC.
+    fire = trigger.get_next_fire_time(None, datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    assert fire.weekday() == 6 and fire.hour == 7
+    assert fire.astimezone(UTC) == datetime(2026, 3, 8, 6, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("line", ["0 7 * *", "0 7 * * 8", "0 7 * * 3-1"])
+def test_bad_crontab_lines_are_refused(line):
+    with pytest.raises(ValueError):
+        scheduler.cron_trigger(line, "Europe/Berlin")
+
+
+def test_worker_process_sends_queued_mail_and_stops_cleanly_on_sigterm(smtp_config, app, visitor, smtp_server):
+    visitor.sign_up("ann@example.org")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSLETTER_", "FLASK_"))}
+    env.update(
+        NEWSLETTER_SECRET_KEY=app.config["SECRET_KEY"],
+        NEWSLETTER_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+        NEWSLETTER_INSTANCE_PATH=app.instance_path,
+        NEWSLETTER_MAIL_BACKEND="smtp",
+        NEWSLETTER_MAIL_SERVER="127.0.0.1",
+        NEWSLETTER_MAIL_PORT=str(smtp_server.port),
+        NEWSLETTER_SEND_INTERVAL_SECONDS="0.2",
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        messages = smtp_server.wait_for(1, timeout=30)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+    assert len(messages) == 1, output
+    assert worker.returncode == 0, output
+    assert "Traceback" not in output
+    with app.app_context():
+        assert db.session.execute(select(Delivery.status)).scalar_one() is DeliveryStatus.SENT
