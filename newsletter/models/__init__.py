@@ -1,13 +1,24 @@
 """The database models; import them from here."""
 
+from .admin import AdminUser
+from .article import Article, ArticleSource, Feed
 from .consent import ConsentChannel, ConsentEvent, ConsentEventType, ConsentText
 from .delivery import OPEN_STATUSES, Delivery, DeliveryStatus, MailKind
+from .digest import Digest, DigestTrigger
 from .job import JobRun
 from .subscriber import Subscriber, SubscriberStatus
+from .suppression import Suppression
 from .throttle import DoiSend
 
 __all__ = [
     "OPEN_STATUSES",
+    "AdminUser",
+    "Article",
+    "ArticleSource",
+    "Digest",
+    "DigestTrigger",
+    "Feed",
+    "Suppression",
     "ConsentChannel",
     "ConsentEvent",
     "ConsentEventType",

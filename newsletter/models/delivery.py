@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -15,6 +15,7 @@ from .types import UTCDateTime, str_enum
 class MailKind(enum.StrEnum):
     CONFIRM = "confirm"  #: the double-opt-in request
     DIGEST = "digest"  #: a digest to a subscriber
+    DIGEST_TEST = "digest-test"  #: a preview of the next digest, to an admin's chosen address
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -43,8 +44,10 @@ class Delivery(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[MailKind] = mapped_column(str_enum(MailKind))
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscriber.id"), index=True)
-    digest_id: Mapped[int | None] = mapped_column()
+    #: NULL only for test sends, which go to ``to_address`` instead.
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscriber.id"), index=True)
+    to_address: Mapped[str | None] = mapped_column(String(254))
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digest.id"), index=True)
     #: What the template needs beyond the subscriber (e.g. the confirm token).
     context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[DeliveryStatus] = mapped_column(str_enum(DeliveryStatus))
@@ -56,5 +59,7 @@ class Delivery(db.Model):
     #: The SMTP server's last reply (or the connection error) for a retry or failure.
     last_reply: Mapped[str | None] = mapped_column(String(512))
     message_id: Mapped[str | None] = mapped_column(String(255))
+    #: The text part as sent, kept for confirmation mails as consent evidence (COMPLIANCE 13).
+    sent_text: Mapped[str | None] = mapped_column(Text)
 
-    subscriber: Mapped[Subscriber] = relationship()
+    subscriber: Mapped[Subscriber | None] = relationship()

@@ -49,6 +49,8 @@ class Subscriber(db.Model):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     bounce_count: Mapped[int] = mapped_column(default=0)
+    #: Where the address came from when it was not the form, e.g. an import's source column.
+    source: Mapped[str | None] = mapped_column(String(64))
 
     def __repr__(self) -> str:
         return f"<Subscriber {self.id} {self.status}>"

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .types import UTCDateTime, str_enum
+
+
+class ArticleSource(enum.StrEnum):
+    CLI = "cli"
+    FEED = "feed"
+    ADMIN = "admin"
+
+
+class Feed(db.Model):
+    """An RSS or Atom feed polled for new articles, with the outcome of its last poll."""
+
+    __tablename__ = "feed"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    title: Mapped[str | None] = mapped_column(String(500))
+    #: HTTP validators from the last successful fetch, for conditional requests.
+    etag: Mapped[str | None] = mapped_column(String(500))
+    modified: Mapped[str | None] = mapped_column(String(100))
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: "ok" or a short description of what went wrong on the last poll.
+    last_result: Mapped[str | None] = mapped_column(String(500))
+    last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Article(db.Model):
+    """One article of the site; goes into exactly one digest at most (``digest_id``)."""
+
+    __tablename__ = "article"
+    __table_args__ = (Index("ix_article_undigested", "digest_id", "published_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Identity for idempotent imports: the feed entry's id, or the URL for hand-made articles.
+    guid: Mapped[str] = mapped_column(String(2000), unique=True)
+    title: Mapped[str] = mapped_column(String(500))
+    url: Mapped[str] = mapped_column(String(2000))
+    #: Plain text; escaped wherever it is shown.
+    summary: Mapped[str | None] = mapped_column(Text)
+    #: HTML, sanitised with nh3 before it is stored.
+    body_html: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[ArticleSource] = mapped_column(str_enum(ArticleSource))
+    feed_id: Mapped[int | None] = mapped_column(ForeignKey("feed.id"))
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digest.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    feed: Mapped[Feed | None] = relationship()
