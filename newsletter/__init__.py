@@ -32,6 +32,7 @@ def create_app(
         instance_path=instance_path or os.environ.get("NEWSLETTER_INSTANCE_PATH") or None,
         template_folder=str(TEMPLATES),
     )
+    os.makedirs(app.instance_path, exist_ok=True)  # SQLite and the outbox folder live here
     settings.load(app, config)
 
     from . import cli, extensions, models, scheduler  # noqa: F401  (models register tables)

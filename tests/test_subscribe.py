@@ -204,15 +204,3 @@ def test_wrong_method_and_unknown_pages_are_clear_4xx(client):
     assert client.put("/subscribe").status_code == 405
     missing = client.get("/no-such-page")
     assert missing.status_code == 404 and "Seite nicht gefunden" in missing.get_data(as_text=True)
-
-
-def test_per_client_rate_limit_answers_429(app, client, config):
-    app.config["RATELIMIT_ENABLED"] = True
-    from newsletter.extensions import limiter
-    limiter.init_app(app)
-    limiter.reset()
-    visitor = Visitor(client)
-    statuses = [visitor.sign_up(f"user{i}@example.org").status_code for i in range(7)]
-    assert statuses[:5] == [200] * 5
-    assert statuses[5:] == [429, 429]
-    assert "Zu viele Anfragen" in visitor.sign_up("x@example.org").get_data(as_text=True)
