@@ -21,7 +21,8 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import force_locale, gettext
-from sqlalchemy import select
+from sqlalchemy import event as sa_event
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from . import clock
@@ -136,7 +137,7 @@ def record(
         channel=channel,
         consent_text=text,
         ip=evidence_ip(ip) if keep_personal else None,
-        user_agent=(user_agent or None) and user_agent[:512] if keep_personal else None,
+        user_agent=user_agent[:512] if keep_personal and user_agent else None,
         detail=detail,
         personal_salt=secrets.token_hex(16),
         prev_hash=_last_hash(subscriber.id),
@@ -188,6 +189,36 @@ def content_hash(event: ConsentEvent) -> str:
         "prev": event.prev_hash,
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+class AppendOnlyError(RuntimeError):
+    """Something tried to change or delete a recorded consent event."""
+
+
+def scrub_personal(event: ConsentEvent) -> None:
+    """Remove the personal columns of ``event``: the one allowed change to a recorded event.
+
+    ``personal_digest`` stays, so the hash chain still verifies; without the salt it no
+    longer reveals anything about the removed values.
+    """
+    event.ip = None
+    event.user_agent = None
+    event.personal_salt = None
+    event._scrubbing = True
+
+
+@sa_event.listens_for(ConsentEvent, "before_update")
+def _refuse_update(_mapper, _connection, target: ConsentEvent) -> None:
+    if not getattr(target, "_scrubbing", False):
+        raise AppendOnlyError(f"consent event {target.id} is append-only")
+    changed = {attr.key for attr in inspect(target).attrs if attr.history.has_changes()}
+    if not changed <= {"ip", "user_agent", "personal_salt"}:
+        raise AppendOnlyError(f"erasure may only scrub personal columns, not {sorted(changed)}")
+
+
+@sa_event.listens_for(ConsentEvent, "before_delete")
+def _refuse_delete(_mapper, _connection, target: ConsentEvent) -> None:
+    raise AppendOnlyError(f"consent event {target.id} is append-only")
 
 
 def history(subscriber: Subscriber) -> list[ConsentEvent]:

@@ -131,3 +131,31 @@ def test_withdrawal_records_no_ip_or_user_agent(app, client, outbox):
         withdrawn = consent.history(subscriber)[-1]
         assert withdrawn.ip is None and withdrawn.user_agent is None
         assert "ip" not in consent.event_as_dict(withdrawn)
+
+
+def test_recorded_events_cannot_be_changed_or_deleted(app, client, outbox):
+    sign_up_and_confirm(app, client, outbox)
+    with app.app_context():
+        event = consent.history(subscribers.find_by_email("ann@example.org"))[0]
+        event.channel = "admin"
+        with pytest.raises(consent.AppendOnlyError):
+            db.session.flush()
+        db.session.rollback()
+        event = consent.history(subscribers.find_by_email("ann@example.org"))[0]
+        db.session.delete(event)
+        with pytest.raises(consent.AppendOnlyError):
+            db.session.flush()
+        db.session.rollback()
+
+
+def test_scrubbing_personal_columns_keeps_the_chain_verifiable(app, client, outbox):
+    sign_up_and_confirm(app, client, outbox)
+    with app.app_context():
+        events = consent.history(subscribers.find_by_email("ann@example.org"))
+        hashes = [e.hash for e in events]
+        for event in events:
+            consent.scrub_personal(event)
+        db.session.commit()
+        events = consent.history(subscribers.find_by_email("ann@example.org"))
+        assert all(e.ip is None and e.user_agent is None and e.personal_salt is None for e in events)
+        assert [consent.content_hash(e) for e in events] == hashes
