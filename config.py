@@ -12,6 +12,9 @@ class Config:
     #: signed with them keep working after a rotation.
     SECRET_KEY = "dev-insecure-change-me"
     SECRET_KEY_FALLBACKS: list[str] = []
+    #: Keys the suppression list's hashes (HMAC). Set once, never rotate; None derives one
+    #: from SECRET_KEY (then rotating SECRET_KEY forgets the list).
+    SUPPRESSION_KEY: str | None = None
 
     #: None means ``sqlite:///<instance>/newsletter.db``.
     SQLALCHEMY_DATABASE_URI: str | None = None
@@ -75,6 +78,10 @@ class Config:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_SUBSCRIBE = "5 per minute; 30 per hour"
     RATELIMIT_TOKEN_PAGES = "30 per minute"
+    #: Failed admin sign-ins allowed per client IP and per submitted address; past them the
+    #: login answers 429 until the window has passed. Successful sign-ins do not count.
+    RATELIMIT_ADMIN_LOGIN_IP = "10 per 15 minutes"
+    RATELIMIT_ADMIN_LOGIN_EMAIL = "5 per 15 minutes"
     RATELIMIT_HEADERS_ENABLED = False
 
     #: Languages offered; the first is the default.
@@ -84,4 +91,6 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    #: Send the session cookie over HTTPS only. None means: when BASE_URL is https.
+    SESSION_COOKIE_SECURE: bool | None = None
     MAX_CONTENT_LENGTH = 1024 * 1024

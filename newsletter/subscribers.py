@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import clock, consent, outbox, tokens
+from . import clock, consent, outbox, suppression, tokens
 from .extensions import db
 from .models import (
     ConsentChannel,
@@ -54,7 +54,7 @@ def doi_allowed(email: str) -> bool:
 def request_subscription(
     email: str,
     *,
-    text: ConsentText,
+    text: ConsentText | None,
     locale: str,
     ip: str | None,
     user_agent: str | None,
@@ -106,6 +106,7 @@ def confirm(subscriber: Subscriber, *, ip: str | None, user_agent: str | None) -
     )
     subscriber.bounce_count = 0
     subscriber.confirm_nonce = new_nonce()
+    suppression.lift(subscriber.email)  # a new double opt-in is the one way off the list
 
 
 def _last_requested_text(subscriber: Subscriber) -> ConsentText | None:
