@@ -54,6 +54,12 @@ class Config:
     DIGEST_SCHEDULE = "0 7 * * *"
     #: RSS/Atom feeds polled for new articles.
     FEED_URLS: list[str] = []
+    #: How often the worker polls FEED_URLS.
+    FEED_POLL_MINUTES = 30
+    #: Seconds to wait for a feed server to connect or send more; a whole download gets twice that.
+    FEED_TIMEOUT_SECONDS = 10
+    #: Largest feed document accepted (bytes, after decompression); larger ones are refused.
+    FEED_MAX_BYTES = 5 * 1024 * 1024
     #: Run the worker's jobs inside the web process. None means: only in debug.
     EMBEDDED_WORKER: bool | None = None
 
@@ -64,6 +70,8 @@ class Config:
     DOI_MAX_PER_ADDRESS = 2
     #: Preferences-link lifetime; how long evidence of withdrawn consent is kept.
     PREFERENCES_MAX_AGE_DAYS = 30
+    #: Fresh preferences links one address can be sent per 24 h on request, whatever the client.
+    PREFERENCES_LINK_MAX_PER_ADDRESS = 2
     EVIDENCE_RETENTION_DAYS = 1095
     #: What of the client IP the consent evidence keeps: full, truncated or none.
     EVIDENCE_IP = "full"

@@ -36,12 +36,14 @@ def create_app(
     settings.load(app, config)
 
     from . import cli, extensions, models, scheduler  # noqa: F401  (models register tables)
+    from .admin import bp as admin_bp
     from .views import errors, public
 
     clock.init_app(app, clock_)
     extensions.init_app(app)
     transport.init_app(app)
     app.register_blueprint(public.bp)
+    app.register_blueprint(admin_bp)
     errors.init_app(app)
     cli.init_app(app)
     scheduler.init_app(app)

@@ -2,10 +2,22 @@
 
 Events are appended, never updated or deleted, and each subscriber's events form a hash chain
 (every event hashes its own content together with the previous event's hash), so a changed or
-removed row is detectable. The personal columns (IP address, user agent) enter the chain only
-through ``personal_digest``, a salted hash; erasure — the single documented mutation of event
-rows — removes the personal columns and the salt and keeps the digest, so the chain still
-verifies while nothing personal remains.
+removed row is detectable; ``Subscriber.evidence_head`` holds the hash of the latest event, so
+removing the latest events is detectable too (``flask verify-evidence``, :mod:`.evidence`).
+The personal columns (IP address, user agent) enter the chain only through
+``personal_digest``, a salted hash.
+
+"Append-only" does not mean "personal data forever". There are exactly two exceptions, both
+here:
+
+1. Erasure (:func:`scrub_personal`) — the single allowed change of a recorded row — removes
+   the personal columns and the salt and keeps the digest, so the chain still verifies while
+   nothing personal remains.
+2. Sign-ups that were never confirmed are deleted whole after UNCONFIRMED_RETENTION_DAYS
+   (:func:`delete_unconfirmed`): there is no consent to prove, so there is nothing to keep.
+
+The ORM guard below refuses every other update or delete of an event; bulk statements pass
+it by, so no other module issues one.
 
 The subscriber's ``status`` is moved in step with each event here, in the same transaction.
 """
@@ -23,8 +35,9 @@ from typing import Any
 from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import delete, exists, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from . import clock
 from .extensions import db
@@ -129,7 +142,9 @@ def record(
     db.session.flush()
     # Lock the subscriber so two concurrent events cannot chain onto the same predecessor.
     db.session.refresh(subscriber, with_for_update=True)
-    prev_hash = _last_hash(subscriber.id)
+    # Chain onto the recorded head rather than onto the newest row found: were the newest
+    # rows deleted, chaining onto what is left would hide the gap for good.
+    prev_hash = subscriber.evidence_head
     if text is not None:
         text.last_shown_at = max(text.last_shown_at, at)
     keep_personal = type in (ConsentEventType.REQUESTED, ConsentEventType.CONFIRMED, ConsentEventType.IMPORTED)
@@ -148,6 +163,7 @@ def record(
     event.personal_digest = personal_digest(event)
     event.hash = content_hash(event)
     db.session.add(event)
+    subscriber.evidence_head = event.hash
     _move_status(subscriber, type, at)
     db.session.flush()
     return event
@@ -164,27 +180,18 @@ def _move_status(subscriber: Subscriber, type: ConsentEventType, at: datetime) -
         subscriber.withdrawn_at = at
 
 
-def _last_hash(subscriber_id: int) -> str:
-    last = db.session.execute(
-        select(ConsentEvent.hash)
-        .where(ConsentEvent.subscriber_id == subscriber_id)
-        .order_by(ConsentEvent.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    return last or ""
-
-
 def personal_digest(event: ConsentEvent) -> str:
-    return _personal_digest(event.personal_salt, event.ip, event.user_agent)
+    return personal_digest_of(event.personal_salt, event.ip, event.user_agent)
 
 
-def _personal_digest(salt: str | None, ip: str | None, user_agent: str | None) -> str:
+def personal_digest_of(salt: str | None, ip: str | None, user_agent: str | None) -> str:
+    """How the personal columns enter the hash chain: a salted hash of them."""
     return hashlib.sha256(json.dumps([salt, ip, user_agent]).encode()).hexdigest()
 
 
 def content_hash(event: ConsentEvent) -> str:
     """The hash that chains ``event`` to its predecessor; covers every column but the id."""
-    return _chain_hash(
+    return chain_hash(
         subscriber_id=event.subscriber_id,
         type=event.type,
         at=event.at,
@@ -196,10 +203,11 @@ def content_hash(event: ConsentEvent) -> str:
     )
 
 
-def _chain_hash(
+def chain_hash(
     *, subscriber_id: int, type: str, at: datetime, channel: str, consent_text_sha256: str | None,
     personal_digest: str, detail: dict[str, Any] | None, prev_hash: str,
 ) -> str:
+    """The chained hash of one event's content (:func:`content_hash`, column by column)."""
     content = {
         "subscriber_id": subscriber_id,
         "type": str(type),
@@ -228,7 +236,7 @@ class ImportedConsent:
 def import_confirmed(items: list[ImportedConsent]) -> None:
     """Insert new confirmed subscribers, each with its first event ``imported``, in bulk.
 
-    Two set-based INSERTs instead of one ORM object per row: imports of 100k addresses stay
+    Set-based statements instead of one ORM object per row: imports of 100k addresses stay
     fast. The addresses must not exist yet (the importer checks). Flushes, never commits.
     """
     if not items:
@@ -254,8 +262,8 @@ def import_confirmed(items: list[ImportedConsent]) -> None:
             "confirmed_at": item.confirmed_at.isoformat(),
             "source": item.source,
         }
-        digest = _personal_digest(salt, ip, None)
-        chained = _chain_hash(
+        digest = personal_digest_of(salt, ip, None)
+        chained = chain_hash(
             subscriber_id=subscriber_id, type=ConsentEventType.IMPORTED, at=now, channel=ConsentChannel.IMPORT,
             consent_text_sha256=None, personal_digest=digest, detail=detail, prev_hash="",
         )
@@ -265,6 +273,10 @@ def import_confirmed(items: list[ImportedConsent]) -> None:
             "personal_salt": salt, "personal_digest": digest, "prev_hash": "", "hash": chained,
         })
     db.session.execute(insert(ConsentEvent), events)
+    db.session.execute(
+        update(Subscriber),
+        [{"id": event["subscriber_id"], "evidence_head": event["hash"]} for event in events],
+    )
 
 
 class AppendOnlyError(RuntimeError):
@@ -281,6 +293,32 @@ def scrub_personal(event: ConsentEvent) -> None:
     event.user_agent = None
     event.personal_salt = None
     event._scrubbing = True
+
+
+def delete_unconfirmed(subscriber_ids: list[int]) -> int:
+    """Delete every event of those of ``subscriber_ids`` that never confirmed; how many.
+
+    The second documented exception to "append-only" (see the module docstring), for
+    :mod:`newsletter.retention` only: a sign-up that was never confirmed proves no consent,
+    and its data must go (COMPLIANCE item 16). The condition is checked again in the
+    statement itself, so a subscriber confirmed in the meantime keeps its evidence.
+    Flushes, never commits.
+    """
+    if not subscriber_ids:
+        return 0
+    other = aliased(ConsentEvent)
+    never_confirmed = select(Subscriber.id).where(
+        Subscriber.id.in_(subscriber_ids),
+        Subscriber.status == SubscriberStatus.PENDING,
+        Subscriber.confirmed_at.is_(None),
+        ~exists().where(other.subscriber_id == Subscriber.id, other.type == ConsentEventType.IMPORTED),
+    )
+    result = db.session.execute(
+        delete(ConsentEvent)
+        .where(ConsentEvent.subscriber_id.in_(never_confirmed))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
 
 
 @sa_event.listens_for(ConsentEvent, "before_update")

@@ -6,6 +6,7 @@ from flask import Flask, request
 from flask_babel import Babel, get_locale
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -33,6 +34,7 @@ migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+login_manager = LoginManager()
 
 
 def _render_item(type_, obj, autogen_context):
@@ -67,7 +69,18 @@ def init_app(app: Flask) -> None:
         default_timezone=app.config["TIMEZONE"],
     )
     limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.user_loader(_load_admin)
     app.jinja_env.globals["get_locale"] = get_locale
+
+
+def _load_admin(user_id: str):
+    """Flask-Login's user loader: the signed-in admin, or None for a stale session."""
+    from .models import AdminUser
+
+    if not user_id.isdigit():
+        return None
+    return db.session.get(AdminUser, int(user_id))
 
 
 @event.listens_for(Engine, "connect")

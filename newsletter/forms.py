@@ -24,7 +24,9 @@ def normalise_email(value: str) -> str:
     return result.normalized.lower()
 
 
-class SubscribeForm(FlaskForm):
+class _AddressForm(FlaskForm):
+    """A public form asking for one email address, with a honeypot (COMPLIANCE item 42)."""
+
     email = EmailField(
         _l("Email address"),
         validators=[
@@ -32,9 +34,7 @@ class SubscribeForm(FlaskForm):
             Length(max=MAX_EMAIL_LENGTH, message=_l("This address is too long.")),
         ],
     )
-    #: The SHA-256 of the consent statement the visitor saw, so the evidence names exactly it.
-    consent_version = HiddenField(validators=[DataRequired(), Length(max=64)])
-    #: Honeypot: hidden from people by CSS, filled in by bots (COMPLIANCE item 42).
+    #: Honeypot: hidden from people by CSS, filled in by bots.
     website = StringField(_l("Leave this field empty"), validators=[Length(max=200)])
 
     def validate_email(self, field) -> None:
@@ -44,5 +44,16 @@ class SubscribeForm(FlaskForm):
             raise ValidationError(_l("This is not a valid email address.")) from exc
 
 
+class SubscribeForm(_AddressForm):
+    """The sign-up form (SPEC §3)."""
+
+    #: The SHA-256 of the consent statement the visitor saw, so the evidence names exactly it.
+    consent_version = HiddenField(validators=[DataRequired(), Length(max=64)])
+
+
 class ActionForm(FlaskForm):
     """A form that is only a button (confirm, unsubscribe): CSRF and nothing else."""
+
+
+class PreferencesLinkForm(_AddressForm):
+    """Asking for a fresh link to the preferences page."""

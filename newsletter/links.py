@@ -9,6 +9,15 @@ from flask import current_app
 
 def external_url(endpoint: str, **values) -> str:
     """The absolute URL of ``endpoint`` under BASE_URL (SPEC §6: links absolute under BASE_URL)."""
-    base = urlsplit(current_app.config["BASE_URL"])
-    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
-    return adapter.build(endpoint, values, force_external=True)
+    return _adapter(current_app._get_current_object(), current_app.config["BASE_URL"]).build(
+        endpoint, values, force_external=True
+    )
+
+
+def _adapter(app, base_url: str):
+    """A URL builder bound to BASE_URL, made once per app and BASE_URL (a sender builds many)."""
+    cache = app.extensions.setdefault("external_url_adapters", {})
+    if base_url not in cache:
+        base = urlsplit(base_url)
+        cache[base_url] = app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
+    return cache[base_url]

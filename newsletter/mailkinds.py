@@ -1,17 +1,26 @@
-"""What each kind of queued mail looks like and who may still receive it."""
+"""What each kind of queued mail looks like, who receives it and who may still receive it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
+from urllib.parse import urlsplit
 
-from flask import current_app
+from flask import current_app, g
+from flask_babel import force_locale, format_date
+from markupsafe import escape
 
-from . import mail
+from . import clock, digest, mail, tokens
+from .extensions import db
 from .links import external_url
-from .models import Delivery, MailKind, Subscriber, SubscriberStatus
+from .models import Article, Delivery, Digest, MailKind, Subscriber, SubscriberStatus
 
 
 class MailSpec(Protocol):
+    def recipient(self, delivery: Delivery) -> str | None:
+        """The address the mail goes to."""
+
     def eligible(self, delivery: Delivery) -> bool:
         """Whether the mail may still go out; checked right before sending."""
 
@@ -20,6 +29,9 @@ class MailSpec(Protocol):
 
 class ConfirmMail:
     """The double-opt-in request: neutral, no advertising (COMPLIANCE items 10–11)."""
+
+    def recipient(self, delivery: Delivery) -> str | None:
+        return delivery.subscriber.email
 
     def eligible(self, delivery: Delivery) -> bool:
         subscriber: Subscriber = delivery.subscriber
@@ -40,4 +52,186 @@ class ConfirmMail:
         )
 
 
-SPECS: dict[MailKind, MailSpec] = {MailKind.CONFIRM: ConfirmMail()}
+@dataclass(frozen=True)
+class DigestItem:
+    """One article as a digest shows it: plain text, to be escaped by the template."""
+
+    title: str
+    #: None when the stored URL is not http(s): such a link is never put into a mail.
+    url: str | None
+    summary: str | None
+
+    @classmethod
+    def of(cls, article: Article) -> DigestItem:
+        url = article.url if urlsplit(article.url).scheme.lower() in ("http", "https") else None
+        summary = (article.summary or "").strip() or None
+        return cls(title=" ".join(article.title.split()), url=url, summary=summary)
+
+    @property
+    def paragraphs(self) -> list[str]:
+        """The summary's paragraphs (split at blank lines), each on one line."""
+        if self.summary is None:
+            return []
+        blocks = self.summary.replace("\r\n", "\n").split("\n\n")
+        return [" ".join(block.split()) for block in blocks if block.strip()]
+
+
+def _items_of_digest(digest_id: int) -> list[DigestItem]:
+    """A digest's articles, read once per app context (a sender renders many mails of one)."""
+    cache: dict[int, list[DigestItem]] = g.setdefault("digest_items", {})
+    if digest_id not in cache:
+        cache[digest_id] = [DigestItem.of(article) for article in digest.articles_of(digest_id)]
+    return cache[digest_id]
+
+
+def list_id() -> str:
+    """A human-readable List-Id (RFC 2919), e.g. ``"Site Newsletter" <newsletter.example.org>``."""
+    host = urlsplit(current_app.config["BASE_URL"]).hostname or "localhost"
+    name = f"{current_app.config['SITE_NAME']} Newsletter"
+    if name.isascii():
+        phrase = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    else:  # left unquoted, so the email package can write it as RFC 2047 encoded words
+        phrase = "".join(char for char in name if char not in '"\\<>()')
+    return f"{phrase} <newsletter.{host}>"
+
+
+def unsubscribe_headers(unsubscribe_url: str) -> dict[str, str]:
+    """The RFC 2369 and RFC 8058 headers: the one unsubscribe URL, and one-click by POST."""
+    return {
+        "List-Unsubscribe": f"<{unsubscribe_url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+#: Values that differ between a digest's readers; the digest is rendered once per language
+#: with :func:`mail.placeholder` markers in their place.
+_PERSONAL = ("email", "confirmed_on", "unsubscribe_url", "preferences_url")
+
+
+def digest_content(items: list[DigestItem], locale: str, issued_at: datetime, *, confirmed: bool) -> mail.Content:
+    """The digest in ``locale`` with placeholders for the reader's values (fill with
+    :func:`personal_values`). ``confirmed``: whether the reader's confirmation date is known."""
+    content = mail.render(
+        "digest",
+        locale,
+        issued_at=issued_at,
+        articles=items,
+        test=False,
+        **{name: mail.placeholder(name) for name in _PERSONAL if confirmed or name != "confirmed_on"},
+    )
+    unsubscribe_url = mail.placeholder("unsubscribe_url")
+    content.headers.update({**unsubscribe_headers(unsubscribe_url), "List-Id": list_id()})
+    return content
+
+
+def personal_values(
+    locale: str, *, email: str, confirmed_at: datetime | None, unsubscribe_url: str, preferences_url: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(values for the text part, values that differ in the HTML part) for one reader."""
+    values = {"email": email, "unsubscribe_url": unsubscribe_url, "preferences_url": preferences_url}
+    html_values = {}
+    if confirmed_at is not None:
+        date = _long_date(locale, confirmed_at)
+        values["confirmed_on"] = date.replace(" ", "\u00a0")  # keep the date on one line of text
+        html_values["confirmed_on"] = str(escape(date))
+    return values, html_values
+
+
+def _long_date(locale: str, moment: datetime) -> str:
+    """``moment`` as a long date in ``locale``; many readers share dates, so kept on ``g``."""
+    cache: dict[tuple, str] = g.setdefault("long_dates", {})
+    key = (locale, moment)
+    if key not in cache:
+        with force_locale(locale):
+            cache[key] = format_date(moment, "long")
+    return cache[key]
+
+
+class DigestMail:
+    """A digest to one subscriber: the articles, why they get it, how to leave (COMPLIANCE 53)."""
+
+    def recipient(self, delivery: Delivery) -> str | None:
+        return delivery.subscriber.email
+
+    def eligible(self, delivery: Delivery) -> bool:
+        # Withdrawal, suspension or erasure after the digest was queued cancels the mail.
+        subscriber: Subscriber = delivery.subscriber
+        return subscriber.email is not None and subscriber.status is SubscriberStatus.CONFIRMED
+
+    def content(self, delivery: Delivery) -> mail.Content:
+        subscriber: Subscriber = delivery.subscriber
+        confirmed = subscriber.confirmed_at is not None
+        prepared = _prepared_digest(delivery.digest_id, subscriber.locale, confirmed)
+        values, html_values = personal_values(
+            subscriber.locale,
+            email=subscriber.email,
+            confirmed_at=subscriber.confirmed_at,
+            unsubscribe_url=external_url("public.unsubscribe", token=tokens.make_unsubscribe_token(subscriber)),
+            preferences_url=external_url("public.preferences", token=tokens.make_preferences_token(subscriber)),
+        )
+        return prepared.filled(values, html_values)
+
+
+def _prepared_digest(digest_id: int, locale: str, confirmed: bool) -> mail.Content:
+    """The digest rendered once per language for a sender's run (kept on ``g``)."""
+    cache: dict[tuple, mail.Content] = g.setdefault("prepared_digests", {})
+    key = (digest_id, locale, confirmed)
+    if key not in cache:
+        issue = db.session.get(Digest, digest_id)
+        cache[key] = digest_content(_items_of_digest(digest_id), locale, issue.created_at, confirmed=confirmed)
+    return cache[key]
+
+
+class DigestTestMail:
+    """A preview of the next digest, to the address an admin chose; it goes to no subscriber,
+    so it carries no unsubscribe link and no one-click header."""
+
+    def recipient(self, delivery: Delivery) -> str | None:
+        return delivery.to_address
+
+    def eligible(self, delivery: Delivery) -> bool:
+        return delivery.to_address is not None
+
+    def content(self, delivery: Delivery) -> mail.Content:
+        locale = delivery.context.get("locale") or current_app.config["LANGUAGES"][0]
+        content = mail.render(
+            "digest",
+            locale,
+            issued_at=clock.now(),
+            articles=[DigestItem.of(article) for article in digest.undigested_articles()],
+            email=delivery.to_address,
+            test=True,
+        )
+        content.headers["List-Id"] = list_id()
+        return content
+
+
+class PreferencesLinkMail:
+    """A fresh link to the preferences page, asked for on the site: neutral, no advertising.
+
+    The link is made at sending, so its lifetime starts then and no working link waits in
+    the queue."""
+
+    def recipient(self, delivery: Delivery) -> str | None:
+        return delivery.subscriber.email
+
+    def eligible(self, delivery: Delivery) -> bool:
+        subscriber: Subscriber = delivery.subscriber
+        return subscriber.email is not None and subscriber.status is not SubscriberStatus.ERASED
+
+    def content(self, delivery: Delivery) -> mail.Content:
+        subscriber: Subscriber = delivery.subscriber
+        return mail.render(
+            "preferences_link",
+            delivery.context.get("locale") or subscriber.locale,
+            preferences_url=external_url("public.preferences", token=tokens.make_preferences_token(subscriber)),
+            max_age_days=current_app.config["PREFERENCES_MAX_AGE_DAYS"],
+        )
+
+
+SPECS: dict[MailKind, MailSpec] = {
+    MailKind.CONFIRM: ConfirmMail(),
+    MailKind.DIGEST: DigestMail(),
+    MailKind.DIGEST_TEST: DigestTestMail(),
+    MailKind.PREFERENCES_LINK: PreferencesLinkMail(),
+}

@@ -1,39 +1,38 @@
 """The mail queue: mails are rows written with the change that causes them, sent later.
 
-Nothing here runs on a web request. The sender claims due rows by setting them ``sending``
-with a lease, sends them over one reused connection, and records each outcome: ``sent``;
-``retrying`` with a backoff for 4xx replies and connection trouble; ``failed`` for 5xx
-replies; ``cancelled`` when the recipient may no longer be mailed. A sender that dies leaves
-its rows ``sending``; once the lease expires another sender takes them again, so a mail is
-never lost, and is repeated only if the sender died between handing it over and recording it.
+Nothing here runs on a web request. A sender (:mod:`newsletter.sender`) claims due rows by
+setting them ``sending`` with a lease, sends them, and records each outcome right after its
+hand-over: ``sent``; ``retrying`` with a backoff for 4xx replies; ``failed`` for 5xx replies
+(a hard bounce); ``cancelled`` when the recipient may no longer be mailed. Mails that never
+reached the relay go back to the queue without counting as an attempt. A sender that dies
+leaves its rows ``sending``; once the lease expires another sender takes them again, so a mail
+is never lost, and is repeated only if the sender died between hand-over and record — at most
+one mail per connection.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import joinedload
 
-from . import clock, mail, transport
+from . import bounces, clock
 from .extensions import db
-from .mailkinds import SPECS
 from .models import Delivery, DeliveryStatus, MailKind, Subscriber
 
 logger = logging.getLogger(__name__)
 
 #: Seconds to wait before each retry; after the last one the delivery fails for good.
 BACKOFF_SECONDS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600, 24 * 3600)
-#: Outcomes recorded per commit: a crash repeats at most this many mails.
-COMMIT_EVERY = 20
 #: Rows claimed per round; small enough to be sent well within the lease.
-CLAIM_BATCH = 100
+CLAIM_BATCH = 500
 
 
 def enqueue(
@@ -90,6 +89,10 @@ class SendReport:
         self.failed += other.failed
         self.cancelled += other.cancelled
 
+    def count(self, status: DeliveryStatus) -> None:
+        field = status.value
+        setattr(self, field, getattr(self, field) + 1)
+
 
 def _due(now: datetime):
     waiting = and_(
@@ -103,19 +106,25 @@ def _due(now: datetime):
 def claim(limit: int = CLAIM_BATCH) -> list[int]:
     """Take up to ``limit`` due deliveries for this sender and commit the claim.
 
-    One UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) … RETURNING: on PostgreSQL
-    concurrent senders skip each other's rows; SQLite runs the statement under its single
-    write lock, and the status condition is re-checked there.
+    SELECT … FOR UPDATE SKIP LOCKED, then UPDATE … RETURNING those rows, in one transaction:
+    on PostgreSQL concurrent senders skip each other's rows; SQLite runs both under its single
+    write lock, and the status condition is re-checked there. (Not one statement with the
+    SELECT as a subquery: PostgreSQL may re-run such a subquery for every row it updates,
+    skipping the rows it just locked, and so claim every due row instead of ``limit``.)
     """
     now = clock.now()
     lease = now + timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
-    due_ids = (
-        select(Delivery.id).where(_due(now)).order_by(Delivery.id).limit(limit).with_for_update(skip_locked=True)
-    )
     try:
+        due_ids = db.session.execute(
+            select(Delivery.id)
+            .where(_due(now))
+            .order_by(Delivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).scalars().all()
         claimed = db.session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(due_ids.scalar_subquery()), _due(now))
+            .where(Delivery.id.in_(due_ids), _due(now))
             .values(status=DeliveryStatus.SENDING, lease_expires_at=lease)
             .returning(Delivery.id)
             .execution_options(synchronize_session=False)
@@ -128,124 +137,104 @@ def claim(limit: int = CLAIM_BATCH) -> list[int]:
     return sorted(claimed)
 
 
-@dataclass
-class _Outgoing:
-    """A claimed delivery, composed and ready for the wire (or found no longer eligible)."""
+def send_pending(limit: int = CLAIM_BATCH):
+    """Claim one batch of due mails and send it; returns a :class:`SendReport`."""
+    from .sender import Sender
+
+    with Sender(current_app._get_current_object()) as sender:
+        return sender.send_batch(limit)
+
+
+def drain(max_rounds: int | None = None):
+    """Send until nothing is due now, the relay is down, or a stop was requested."""
+    from .sender import Sender
+
+    with Sender(current_app._get_current_object()) as sender:
+        return sender.drain(max_rounds)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed delivery; :func:`record` writes it."""
 
     delivery_id: int
-    attempts: int
-    message: EmailMessage | None
+    status: DeliveryStatus
+    #: Attempts so far, including this one; None leaves the count as it is.
+    attempts: int | None = None
+    reply: str | None = None
+    message_id: str | None = None
+    sent_text: str | None = None
+    next_attempt_at: datetime | None = None
+    #: The subscriber to charge a hard bounce to (5xx).
+    bounced_subscriber_id: int | None = None
 
 
-def send_pending(limit: int = CLAIM_BATCH) -> SendReport:
-    """Claim one batch of due mails and send it; returns what happened to them.
-
-    Works in groups of COMMIT_EVERY: compose (read), send (no transaction open, so the
-    database is never locked across network I/O), record the outcomes (one short write).
-    """
-    report = SendReport()
-    ids = claim(limit)
-    app = current_app._get_current_object()
-    with transport.connect(app) as connection:
-        for start in range(0, len(ids), COMMIT_EVERY):
-            outgoing = _compose(ids[start : start + COMMIT_EVERY])
-            outcomes: list[dict[str, Any]] = []
-            try:
-                for item in outgoing:
-                    outcomes.append(_send_one(connection, item))
-            except transport.ConnectionFailure as exc:
-                unsent = [item.delivery_id for item in outgoing[len(outcomes) :]] + ids[start + COMMIT_EVERY :]
-                outcomes.extend(_released(unsent, exc.reply))
-                _record(outcomes, report)
-                logger.warning("mail relay unreachable, %d mails wait: %s", len(unsent), exc.reply)
-                break
-            _record(outcomes, report)
-    return report
+def sent(delivery_id: int, attempts: int, message_id: str, sent_text: str | None) -> Outcome:
+    return Outcome(delivery_id, DeliveryStatus.SENT, attempts, message_id=message_id, sent_text=sent_text)
 
 
-def drain(max_rounds: int | None = None) -> SendReport:
-    """Send until nothing is due now (or ``max_rounds`` batches were sent)."""
-    total = SendReport()
-    rounds = 0
-    while max_rounds is None or rounds < max_rounds:
-        report = send_pending()
-        total.add(report)
-        rounds += 1
-        if report.attempted == 0:
-            break
-    return total
+def cancelled(delivery_id: int) -> Outcome:
+    return Outcome(delivery_id, DeliveryStatus.CANCELLED)
 
 
-def _compose(ids: list[int]) -> list[_Outgoing]:
-    deliveries = db.session.execute(
-        select(Delivery).where(Delivery.id.in_(ids)).options(joinedload(Delivery.subscriber)).order_by(Delivery.id)
-    ).scalars().all()
-    now = clock.now()
-    outgoing = []
-    for delivery in deliveries:
-        spec = SPECS[delivery.kind]
-        message = None
-        if spec.eligible(delivery):
-            message = mail.build_message(spec.content(delivery), delivery.subscriber.email, date=now)
-        outgoing.append(_Outgoing(delivery.id, delivery.attempts, message))
-    db.session.commit()  # end the read transaction before talking to the relay
-    return outgoing
+def bounced(delivery_id: int, attempts: int, reply: str, subscriber_id: int | None) -> Outcome:
+    return Outcome(delivery_id, DeliveryStatus.FAILED, attempts, reply=reply, bounced_subscriber_id=subscriber_id)
 
 
-def _send_one(connection, item: _Outgoing) -> dict[str, Any]:
-    if item.message is None:
-        return {"id": item.delivery_id, "status": DeliveryStatus.CANCELLED, "lease_expires_at": None}
-    attempts = item.attempts + 1
-    try:
-        connection.send(item.message)
-    except transport.ConnectionFailure:
-        raise
-    except transport.TemporaryFailure as exc:
-        return _retry_or_fail(item.delivery_id, attempts, exc.reply)
-    except transport.PermanentFailure as exc:
-        logger.info("delivery %r failed permanently: %s", item.delivery_id, exc.reply)
-        return _outcome(item.delivery_id, DeliveryStatus.FAILED, attempts, last_reply=exc.reply)
-    return _outcome(
-        item.delivery_id, DeliveryStatus.SENT, attempts,
-        sent_at=clock.now(), message_id=item.message["Message-ID"],
-    )
-
-
-def _outcome(delivery_id: int, status: DeliveryStatus, attempts: int, **values: Any) -> dict[str, Any]:
-    return {"id": delivery_id, "status": status, "attempts": attempts, "lease_expires_at": None, **values}
-
-
-def _retry_or_fail(delivery_id: int, attempts: int, reply: str) -> dict[str, Any]:
+def retry_or_fail(delivery_id: int, attempts: int, reply: str) -> Outcome:
+    """A temporary failure: try again after the backoff, or give up after the last one."""
     if attempts > len(BACKOFF_SECONDS):
-        return _outcome(delivery_id, DeliveryStatus.FAILED, attempts, last_reply=reply)
+        return Outcome(delivery_id, DeliveryStatus.FAILED, attempts, reply=reply)
     retry_at = clock.now() + timedelta(seconds=BACKOFF_SECONDS[attempts - 1])
-    return _outcome(delivery_id, DeliveryStatus.RETRYING, attempts, last_reply=reply, next_attempt_at=retry_at)
+    return Outcome(delivery_id, DeliveryStatus.RETRYING, attempts, reply=reply, next_attempt_at=retry_at)
 
 
-def _released(ids: list[int], reply: str) -> list[dict[str, Any]]:
-    """Give mails that never reached the relay back to the queue, without counting an attempt."""
+def released(delivery_id: int, reply: str) -> Outcome:
+    """The mail never reached the relay: back to the queue after a pause, no attempt counted."""
     retry_at = clock.now() + timedelta(seconds=BACKOFF_SECONDS[0])
-    return [
-        {"id": delivery_id, "status": DeliveryStatus.RETRYING, "next_attempt_at": retry_at,
-         "last_reply": reply, "lease_expires_at": None}
-        for delivery_id in ids
-    ]
+    return Outcome(delivery_id, DeliveryStatus.RETRYING, reply=reply, next_attempt_at=retry_at)
 
 
-_REPORT_FIELD = {
-    DeliveryStatus.SENT: "sent",
-    DeliveryStatus.RETRYING: "retrying",
-    DeliveryStatus.FAILED: "failed",
-    DeliveryStatus.CANCELLED: "cancelled",
-}
+@contextmanager
+def recorder() -> Iterator[Connection]:
+    """A database connection of its own for writing outcomes, one per sender thread.
+
+    On PostgreSQL its commits do not wait for the disk (synchronous_commit off): a killed
+    sender loses nothing that way, and should the database server itself crash, the worst
+    case is a mail sent again, never one lost.
+    """
+    with db.engine.connect() as connection:
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            connection.exec_driver_sql("SET synchronous_commit TO OFF")
+            connection.commit()
+        try:
+            yield connection
+        finally:
+            connection.rollback()
+            if postgres:  # the connection goes back to the pool as it came
+                connection.exec_driver_sql("RESET synchronous_commit")
+                connection.commit()
 
 
-def _record(outcomes: list[dict[str, Any]], report: SendReport) -> None:
-    """Write the outcomes of one group in one short transaction."""
+_DELIVERY = Delivery.__table__
+
+
+def record(outcomes: list[Outcome], connection: Connection) -> None:
+    """Write outcomes on ``connection`` in one short transaction and commit it."""
+    if not outcomes:
+        return
     for outcome in outcomes:
-        db.session.execute(update(Delivery).where(Delivery.id == outcome["id"]).values(
-            {key: value for key, value in outcome.items() if key != "id"}
-        ))
-        field = _REPORT_FIELD[outcome["status"]]
-        setattr(report, field, getattr(report, field) + 1)
-    db.session.commit()
+        values: dict[str, Any] = {"status": outcome.status, "lease_expires_at": None}
+        if outcome.attempts is not None:
+            values["attempts"] = outcome.attempts
+        if outcome.reply is not None:
+            values["last_reply"] = outcome.reply[:512]
+        if outcome.next_attempt_at is not None:
+            values["next_attempt_at"] = outcome.next_attempt_at
+        if outcome.status is DeliveryStatus.SENT:
+            values.update(sent_at=clock.now(), message_id=outcome.message_id, sent_text=outcome.sent_text)
+        connection.execute(_DELIVERY.update().where(_DELIVERY.c.id == outcome.delivery_id).values(values))
+        if outcome.bounced_subscriber_id is not None:
+            bounces.record(outcome.bounced_subscriber_id, connection)
+    connection.commit()

@@ -1,9 +1,9 @@
 """The worker's jobs on APScheduler 3, in the ``worker`` command or embedded in the web process.
 
 Jobs are thin wrappers: each opens its own app context (sessions are per context and per
-thread) and calls one domain function. Jobs tied to a due time (the digest) claim that time
-in the database first (:func:`run_once`), so several workers run each due time once;
-APScheduler's job stores are per process and cannot provide that.
+thread) and calls one domain function. Jobs tied to a due time (the digest, the daily
+purge) claim that time in the database first (:func:`run_once`), so several workers run each
+due time once; APScheduler's job stores are per process and cannot provide that.
 """
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy.exc import IntegrityError
 
-from . import clock, outbox
+from . import clock, digest, feeds, outbox, retention, sender
 from .extensions import db
-from .models import JobRun
+from .models import DigestTrigger, JobRun
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +93,85 @@ def run_once(job_id: str, due_at: datetime, job: Callable[[], str | None]) -> bo
     return True
 
 
+DIGEST_JOB = "digest"
+
+#: How far back :func:`latest_due` looks for a schedule's last run, widening step by step:
+#: an hourly schedule is found in the first window, a yearly one (or 29 February) in the last.
+_LOOKBACK = (
+    timedelta(hours=1),
+    timedelta(days=1),
+    timedelta(days=8),
+    timedelta(days=32),
+    timedelta(days=367),
+    timedelta(days=8 * 366),
+)
+
+
+def latest_due(trigger: CronTrigger, now: datetime) -> datetime | None:
+    """The latest time at or before ``now`` at which ``trigger`` fires, in UTC.
+
+    None if it never fired within the longest look-back (a schedule that never fires).
+    """
+    for window in _LOOKBACK:
+        latest = None
+        fire = trigger.get_next_fire_time(None, now - window)
+        while fire is not None and fire <= now:
+            latest = fire
+            fire = trigger.get_next_fire_time(None, fire + timedelta(seconds=1))
+        if latest is not None:
+            return latest.astimezone(UTC)
+    return None
+
+
+def run_due_digest(now: datetime) -> bool:
+    """Build the digest for the latest DIGEST_SCHEDULE time at or before ``now``, unless a
+    worker already claimed that time; returns whether this call ran the build.
+
+    The same call serves the schedule and the catch-up on worker start: due times missed
+    while no worker ran coalesce into the latest one, so downtime ends in one digest, never
+    a burst. Must be called inside an app context.
+    """
+    config = current_app.config
+    due_at = latest_due(cron_trigger(config["DIGEST_SCHEDULE"], config["TIMEZONE"]), now)
+    if due_at is None:
+        return False
+    return run_once(DIGEST_JOB, due_at, _build_scheduled_digest)
+
+
+def _build_scheduled_digest() -> str:
+    issue = digest.build_digest(DigestTrigger.SCHEDULE)
+    if issue is None:
+        return "nothing new"
+    return f"digest {issue.id} queued for {issue.recipient_count} subscribers"
+
+
+def scheduled_digest() -> None:
+    """The digest job: only builds and queues; the send-mail job delivers."""
+    run_due_digest(clock.now())
+
+
+PURGE_JOB = "purge"
+#: When the daily retention purge runs, in TIMEZONE: a quiet hour, away from the digest.
+PURGE_SCHEDULE = "30 3 * * *"
+
+
+def run_due_purge(now: datetime) -> bool:
+    """Apply the retention rules for the latest PURGE_SCHEDULE time at or before ``now``,
+    unless a worker already claimed that day's run; returns whether this call ran it.
+
+    Must be called inside an app context.
+    """
+    due_at = latest_due(cron_trigger(PURGE_SCHEDULE, current_app.config["TIMEZONE"]), now)
+    if due_at is None:
+        return False
+    return run_once(PURGE_JOB, due_at, lambda: str(retention.purge()))
+
+
+def scheduled_purge() -> None:
+    """The daily purge job; on worker start it catches up a day missed during downtime."""
+    run_due_purge(clock.now())
+
+
 def _in_context(app: Flask, function: Callable[[], object]) -> Callable[[], None]:
     def job() -> None:
         with app.app_context():
@@ -105,6 +184,30 @@ def _in_context(app: Flask, function: Callable[[], object]) -> Callable[[], None
     return job
 
 
+def poll_feeds() -> None:
+    """Poll every FEED_URLS entry, each in its own transaction: one broken feed stops nothing.
+
+    Feeds need no :func:`run_once` claim: polling a feed twice imports nothing twice.
+    """
+    for url in current_app.config["FEED_URLS"]:
+        try:
+            feeds.poll(url)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            logger.exception("polling feed %r failed", url)
+            _record_poll_crash(url)
+
+
+def _record_poll_crash(url: str) -> None:
+    try:
+        feeds.record_failure(url, "internal error while importing (see the worker log)")
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        logger.exception("could not record the failure of feed %r", url)
+
+
 def add_jobs(app: Flask, scheduler: BaseScheduler) -> None:
     """Register every job the worker runs, from the app's configuration."""
     common = {"coalesce": True, "max_instances": 1, "replace_existing": True}
@@ -115,6 +218,33 @@ def add_jobs(app: Flask, scheduler: BaseScheduler) -> None:
         id="send-mail",
         **common,
     )
+    scheduler.add_job(
+        _in_context(app, scheduled_digest),
+        cron_trigger(app.config["DIGEST_SCHEDULE"], app.config["TIMEZONE"]),
+        id=DIGEST_JOB,
+        # Run once right at start as well: the catch-up of a due time missed during downtime.
+        # APScheduler keeps wall-clock time, hence the real clock here.
+        next_run_time=clock.Clock().now(),
+        # Never skip a late run: the job itself works out which due time it serves.
+        misfire_grace_time=None,
+        **common,
+    )
+    scheduler.add_job(
+        _in_context(app, scheduled_purge),
+        cron_trigger(PURGE_SCHEDULE, app.config["TIMEZONE"]),
+        id=PURGE_JOB,
+        next_run_time=clock.Clock().now(),  # catch up a day missed during downtime
+        misfire_grace_time=None,
+        **common,
+    )
+    if app.config["FEED_URLS"]:
+        scheduler.add_job(
+            _in_context(app, poll_feeds),
+            "interval",
+            minutes=app.config["FEED_POLL_MINUTES"],
+            id="poll-feeds",
+            **common,
+        )
 
 
 def run_worker(app: Flask) -> None:
@@ -123,12 +253,15 @@ def run_worker(app: Flask) -> None:
     add_jobs(app, scheduler)
 
     def stop(signum, _frame) -> None:
-        logger.info("signal %s: finishing the jobs in flight, then stopping", signum)
+        logger.info("signal %s: finishing the mails in flight, then stopping", signum)
+        sender.request_stop()
         scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     scheduler.start()
+    # start() returns at shutdown; the job threads still running end soon (the sender gives
+    # its unsent batch back) and the interpreter waits for them before the process exits.
 
 
 def init_app(app: Flask) -> None:

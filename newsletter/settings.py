@@ -27,16 +27,24 @@ _TYPED_KEYS: dict[str, tuple[type, ...]] = {
     "SEND_INTERVAL_SECONDS": (int, float),
     "BOUNCE_LIMIT": (int,),
     "FEED_URLS": (list,),
+    "FEED_POLL_MINUTES": (int, float),
+    "FEED_TIMEOUT_SECONDS": (int, float),
+    "FEED_MAX_BYTES": (int,),
     "EMBEDDED_WORKER": (bool, type(None)),
     "CONFIRM_MAX_AGE_DAYS": (int, float),
     "UNCONFIRMED_RETENTION_DAYS": (int, float),
     "DOI_MAX_PER_ADDRESS": (int,),
     "PREFERENCES_MAX_AGE_DAYS": (int, float),
+    "PREFERENCES_LINK_MAX_PER_ADDRESS": (int,),
     "EVIDENCE_RETENTION_DAYS": (int, float),
     "RATELIMIT_ENABLED": (bool,),
+    "SESSION_COOKIE_SECURE": (bool,),
     "SECRET_KEY_FALLBACKS": (list,),
     "CONSENT_TEXT": (dict, type(None)),
 }
+
+#: Numeric keys (checked by type above) for which zero or less makes no sense.
+_POSITIVE_KEYS = ("FEED_POLL_MINUTES", "FEED_TIMEOUT_SECONDS", "FEED_MAX_BYTES")
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "MAIL_BACKEND": ("smtp", "file", "memory"),
@@ -62,6 +70,8 @@ def load(app: Flask, overrides: Mapping[str, Any] | type | None) -> None:
     if app.config.get("EMBEDDED_WORKER") is None:
         app.config["EMBEDDED_WORKER"] = bool(app.debug)
     app.config["BASE_URL"] = str(app.config["BASE_URL"]).rstrip("/")
+    if app.config.get("SESSION_COOKIE_SECURE") is None:  # the admin session must not leak over http
+        app.config["SESSION_COOKIE_SECURE"] = app.config["BASE_URL"].startswith("https://")
     validate(app)
 
 
@@ -75,6 +85,12 @@ def validate(app: Flask) -> None:
                 f"{key} must be {' or '.join(t.__name__ for t in types)}, got {value!r}"
                 " (in the environment write JSON: true, 4, [\"…\"])"
             )
+    for key in _POSITIVE_KEYS:
+        if config[key] <= 0:
+            raise ConfigError(f"{key} must be greater than 0, got {config[key]!r}")
+    for url in config["FEED_URLS"]:
+        if not isinstance(url, str) or not url.strip().startswith(("http://", "https://")):
+            raise ConfigError(f"FEED_URLS must list http:// or https:// addresses, got {url!r}")
     for key, choices in _CHOICES.items():
         if config.get(key) not in choices:
             raise ConfigError(f"{key} must be one of {', '.join(choices)}, got {config.get(key)!r}")
@@ -82,6 +98,7 @@ def validate(app: Flask) -> None:
         ZoneInfo(config["TIMEZONE"])
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"TIMEZONE {config['TIMEZONE']!r} is not a known time zone") from exc
+    _validate_schedule(str(config["DIGEST_SCHEDULE"]), config["TIMEZONE"])
     if not str(config["BASE_URL"]).startswith(("http://", "https://")):
         raise ConfigError(f"BASE_URL must start with http:// or https://, got {config['BASE_URL']!r}")
     if config["SECRET_KEY"] in (None, "", DEFAULT_SECRET_KEY) and not (app.debug or app.testing):
@@ -89,6 +106,15 @@ def validate(app: Flask) -> None:
             "SECRET_KEY is the development default; set NEWSLETTER_SECRET_KEY to a long random"
             " value (python3 -c 'import secrets; print(secrets.token_hex(32))')"
         )
+
+
+def _validate_schedule(line: str, timezone: str) -> None:
+    from .scheduler import cron_trigger  # here: the scheduler needs the whole app's modules
+
+    try:
+        cron_trigger(line, timezone)
+    except ValueError as exc:
+        raise ConfigError(f"DIGEST_SCHEDULE {line!r} is not a valid crontab line: {exc}") from exc
 
 
 def _default_config_class() -> type:

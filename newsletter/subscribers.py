@@ -6,22 +6,19 @@ transaction, so a subscriber, its consent event and its queued mail land togethe
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import clock, consent, outbox, suppression, tokens
+from . import addresscap, clock, consent, outbox, suppression, tokens
 from .extensions import db
 from .models import (
     ConsentChannel,
     ConsentEventType,
     ConsentText,
-    DoiSend,
+    Delivery,
     MailKind,
     Subscriber,
     SubscriberStatus,
@@ -35,20 +32,9 @@ def find_by_email(email: str) -> Subscriber | None:
     return db.session.execute(select(Subscriber).filter_by(email=email)).scalar_one_or_none()
 
 
-def _address_hash(email: str) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, b"doi-cap\x00" + email.encode(), hashlib.sha256).hexdigest()
-
-
 def doi_allowed(email: str) -> bool:
     """Whether ``email`` may get another confirmation mail now (DOI_MAX_PER_ADDRESS per 24 h)."""
-    since = clock.now() - timedelta(hours=24)
-    sent = db.session.execute(
-        select(func.count()).select_from(DoiSend).where(
-            DoiSend.address_hash == _address_hash(email), DoiSend.sent_at > since
-        )
-    ).scalar_one()
-    return sent < current_app.config["DOI_MAX_PER_ADDRESS"]
+    return addresscap.allowed(addresscap.DOI, email, current_app.config["DOI_MAX_PER_ADDRESS"])
 
 
 def request_subscription(
@@ -82,8 +68,7 @@ def request_subscription(
         subscriber,
         context={"token": tokens.make_confirm_token(subscriber), "nonce": subscriber.confirm_nonce},
     )
-    db.session.add(DoiSend(address_hash=_address_hash(email), sent_at=clock.now()))
-    db.session.flush()
+    addresscap.count(addresscap.DOI, email)
 
 
 def _new_subscriber(email: str, locale: str) -> Subscriber:
@@ -118,9 +103,55 @@ def _last_requested_text(subscriber: Subscriber) -> ConsentText | None:
 
 def withdraw(subscriber: Subscriber, channel: ConsentChannel) -> bool:
     """Withdraw consent and cancel waiting mail; False (and nothing recorded) if not subscribed."""
+    # Lock first: of two withdrawals at once (a double click, a provider's repeated one-click
+    # POST) the second sees the first one's result and records nothing.
+    db.session.refresh(subscriber, with_for_update=True)
     if subscriber.status not in (SubscriberStatus.CONFIRMED, SubscriberStatus.SUSPENDED, SubscriberStatus.PENDING):
         return False
     consent.record(subscriber, ConsentEventType.WITHDRAWN, channel)
     subscriber.confirm_nonce = new_nonce()
     outbox.cancel_open(subscriber)
     return True
+
+
+#: Why an erased address is on the suppression list, by who erased it.
+_SUPPRESSION_REASON = {ConsentChannel.RETENTION: "retention"}
+
+
+def erase(subscriber: Subscriber, channel: ConsentChannel) -> bool:
+    """Erase the subscriber's personal data (SPEC §7, ARCHITECTURE §9.4); False if already erased.
+
+    Records ``erased``, scrubs address, IP addresses and user agents from the subscriber and
+    its events (the hash chain stays verifiable), cancels waiting mail, forgets the mail
+    texts and server replies kept for its deliveries, revokes every confirm and preferences
+    link, and leaves only a keyed hash of the address on the suppression list, so imports and
+    admins never mail it again. Signing up anew through the form starts a new subscriber.
+    Flushes, never commits.
+    """
+    db.session.refresh(subscriber, with_for_update=True)
+    if subscriber.status is SubscriberStatus.ERASED:
+        return False
+    email = subscriber.email
+    consent.record(subscriber, ConsentEventType.ERASED, channel)
+    for event in consent.history(subscriber):
+        consent.scrub_personal(event)
+    subscriber.email = None
+    subscriber.confirm_nonce = new_nonce()
+    subscriber.access_nonce = new_nonce()
+    outbox.cancel_open(subscriber)
+    _forget_delivery_contents(subscriber)
+    if email is not None:
+        suppression.suppress(email, _SUPPRESSION_REASON.get(channel, "erased"))
+    db.session.flush()
+    logger.info("subscriber %r erased (%s)", subscriber.id, channel)
+    return True
+
+
+def _forget_delivery_contents(subscriber: Subscriber) -> None:
+    # The kept text of a confirmation mail and a server's reply (e.g. "550 <ann@…>: no such
+    # user") may both carry the address.
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.subscriber_id == subscriber.id)
+        .values(to_address=None, sent_text=None, last_reply=None)
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
 from flask import current_app
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeSerializer, URLSafeTimedSerializer
@@ -30,6 +31,10 @@ class ExpiredToken(InvalidToken):
     """Genuine, but older than its purpose's lifetime."""
 
 
+class UnknownSubscriber(InvalidToken):
+    """Genuine, but the subscriber it names no longer exists (its row was deleted)."""
+
+
 class RevokedToken(InvalidToken):
     """Genuine and unexpired, but its nonce was replaced (used, superseded or withdrawn)."""
 
@@ -45,17 +50,28 @@ class _ClockSigner(TimestampSigner):
         return int(clock.now().timestamp())
 
 
-def _keys() -> list[str]:
+def _keys() -> tuple[str, ...]:
     config = current_app.config
-    return [*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]]
+    return (*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"])
 
 
 def _timed(salt: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(_keys(), salt=salt, signer=_ClockSigner)
+    return _timed_for(_keys(), salt)
 
 
 def _untimed(salt: str) -> URLSafeSerializer:
-    return URLSafeSerializer(_keys(), salt=salt)
+    return _untimed_for(_keys(), salt)
+
+
+# Serializers are built once per key list and salt: a digest signs two tokens per reader.
+@lru_cache(maxsize=32)
+def _timed_for(keys: tuple[str, ...], salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(list(keys), salt=salt, signer=_ClockSigner)
+
+
+@lru_cache(maxsize=32)
+def _untimed_for(keys: tuple[str, ...], salt: str) -> URLSafeSerializer:
+    return URLSafeSerializer(list(keys), salt=salt)
 
 
 def make_confirm_token(subscriber: Subscriber) -> str:
@@ -104,6 +120,15 @@ def load_preferences_token(token: str) -> Subscriber:
     return _PREFERENCES.load(token)
 
 
+def unsubscribe_token_is_genuine(token: str) -> bool:
+    """Whether ``token`` is an unsubscribe token we signed (no database access)."""
+    try:
+        _untimed(UNSUBSCRIBE).loads(token)
+    except BadData:
+        return False
+    return True
+
+
 def load_unsubscribe_token(token: str) -> Subscriber:
     try:
         subscriber_id = _untimed(UNSUBSCRIBE).loads(token)
@@ -115,5 +140,5 @@ def load_unsubscribe_token(token: str) -> Subscriber:
 def _subscriber(subscriber_id: object) -> Subscriber:
     subscriber = db.session.get(Subscriber, subscriber_id) if type(subscriber_id) is int else None
     if subscriber is None:
-        raise InvalidToken("unknown subscriber")
+        raise UnknownSubscriber("unknown subscriber")
     return subscriber

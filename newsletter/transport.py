@@ -1,6 +1,6 @@
 """Where rendered mails go: an SMTP relay, the outbox folder, or memory (tests).
 
-Every transport is opened as a context manager yielding a connection with ``send(message)``.
+Every transport is opened as a context manager yielding a connection with ``send(raw_mail)``.
 ``send`` raises :class:`TemporaryFailure` (4xx replies, connection trouble: try again later)
 or :class:`PermanentFailure` (5xx replies: do not try again).
 """
@@ -13,10 +13,13 @@ import socket
 import ssl
 import threading
 from contextlib import contextmanager
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
 from flask import Flask
+
+from .mail import RawMail
 
 
 class DeliveryError(Exception):
@@ -64,11 +67,11 @@ class SMTPConnection:
             smtp.login(c["MAIL_USERNAME"], c.get("MAIL_PASSWORD") or "")
         return smtp
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, mail: RawMail) -> None:
         try:
             if self._smtp is None:
                 self._smtp = self._open()
-            refused = self._smtp.send_message(message)
+            refused = self._smtp.sendmail(mail.sender, [mail.recipient], mail.data)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             raise _classify(code, text) from exc
@@ -109,14 +112,18 @@ class FileConnection:
         self._folder = folder
         folder.mkdir(parents=True, exist_ok=True)
 
-    def send(self, message: EmailMessage) -> None:
-        name = message["Message-ID"].strip("<>").replace("/", "_") + ".eml"
+    def send(self, mail: RawMail) -> None:
+        name = mail.message_id.strip("<>").replace("/", "_") + ".eml"
         partial = self._folder / f".{name}.part"
-        partial.write_bytes(message.as_bytes())
+        partial.write_bytes(mail.data)
         os.replace(partial, self._folder / name)  # readers never see half a file
 
     def close(self) -> None:
         pass
+
+
+#: Parse as received and write back unchanged (no refolding of long headers).
+_AS_RECEIVED = policy.default.clone(refold_source="none")
 
 
 class MemoryConnection:
@@ -125,7 +132,8 @@ class MemoryConnection:
     def __init__(self, sink: list[EmailMessage], lock: threading.Lock) -> None:
         self._sink, self._lock = sink, lock
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, mail: RawMail) -> None:
+        message = message_from_bytes(mail.data, policy=_AS_RECEIVED)
         with self._lock:
             self._sink.append(message)
 

@@ -173,3 +173,14 @@ def confirm_link(message) -> str:
     """The /confirm/ link of a DOI mail."""
     body = message.get_body(("plain",)).get_content()
     return re.search(r"https?://\S+/confirm/\S+", body).group(0)
+
+
+@pytest.fixture
+def admin_client(app, client):
+    """The ``client``, signed in to the admin area as ``tests.support.admin.ADMIN_EMAIL``."""
+    from tests.support.admin import create_admin, sign_in
+
+    create_admin(app)
+    response = sign_in(client)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client

@@ -62,6 +62,7 @@ def test_several_instances_share_limits_through_redis(config, clock, tmp_path):
         from tests.conftest import reset_database
         reset_database(config["SQLALCHEMY_DATABASE_URI"])
         limiter.reset()
+    second = None
     try:
         assert sign_ups(first.test_client(), 3) == [200] * 3
         second = create_app(config, clock_=clock, instance_path=str(tmp_path / "b"))
@@ -70,3 +71,6 @@ def test_several_instances_share_limits_through_redis(config, clock, tmp_path):
         with first.app_context():
             limiter.reset()
             db.engine.dispose()
+        if second is not None:  # its pooled connection would otherwise outlive the test
+            with second.app_context():
+                db.engine.dispose()

@@ -11,7 +11,7 @@ from typing import TextIO
 import click
 from flask.cli import with_appcontext
 
-from .. import consent, importer, subscribers
+from .. import importer, personal_data, subscribers
 from .params import email_argument
 
 
@@ -23,7 +23,7 @@ def export_subscriber(email: str) -> None:
     subscriber = subscribers.find_by_email(email)
     if subscriber is None:
         raise click.ClickException(f"no subscriber with the address {email}")
-    click.echo(json.dumps(consent.evidence(subscriber), indent=2, ensure_ascii=False))
+    click.echo(json.dumps(personal_data.export(subscriber), indent=2, ensure_ascii=False))
 
 
 def _lines(handle: TextIO, bar) -> Iterator[str]:

@@ -25,6 +25,7 @@ class ConsentChannel(enum.StrEnum):
     ONE_CLICK = "one-click"
     ADMIN = "admin"
     IMPORT = "import"
+    RETENTION = "retention"  #: the evidence period ran out (newsletter.retention)
 
 
 class ConsentText(db.Model):

@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -16,6 +16,7 @@ class MailKind(enum.StrEnum):
     CONFIRM = "confirm"  #: the double-opt-in request
     DIGEST = "digest"  #: a digest to a subscriber
     DIGEST_TEST = "digest-test"  #: a preview of the next digest, to an admin's chosen address
+    PREFERENCES_LINK = "preferences-link"  #: a fresh link to the preferences page, on request
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -39,7 +40,14 @@ class Delivery(db.Model):
     __tablename__ = "delivery"
     __table_args__ = (
         UniqueConstraint("digest_id", "subscriber_id"),
-        Index("ix_delivery_due", "status", "next_attempt_at"),
+        # The sender's claim walks the open rows in id order; sent rows never enter this index.
+        Index(
+            "ix_delivery_open",
+            "id",
+            "next_attempt_at",
+            postgresql_where=text("status IN ('queued', 'retrying', 'sending')"),
+            sqlite_where=text("status IN ('queued', 'retrying', 'sending')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -51,6 +51,9 @@ class Subscriber(db.Model):
     bounce_count: Mapped[int] = mapped_column(default=0)
     #: Where the address came from when it was not the form, e.g. an import's source column.
     source: Mapped[str | None] = mapped_column(String(64))
+    #: Hash of the latest consent event ("" before the first): the end of the hash chain, kept
+    #: here so that removing the latest events is detectable too (:mod:`newsletter.evidence`).
+    evidence_head: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
     def __repr__(self) -> str:
         return f"<Subscriber {self.id} {self.status}>"

@@ -10,9 +10,11 @@ from .types import UTCDateTime
 
 
 class DoiSend(db.Model):
-    """A confirmation mail queued for an address, known only by its keyed hash.
+    """A mail queued for an address on a stranger's request, known only by its keyed hash.
 
-    Counts towards DOI_MAX_PER_ADDRESS and outlives the purge of unconfirmed sign-ups, so an
+    Counts towards a per-address cap (:mod:`newsletter.addresscap`): confirmation mails
+    towards DOI_MAX_PER_ADDRESS, preferences links towards PREFERENCES_LINK_MAX_PER_ADDRESS,
+    each kind under a hash of its own. Outlives the purge of unconfirmed sign-ups, so an
     attacker cannot reset the cap by waiting for the purge; it holds no address.
     """
 

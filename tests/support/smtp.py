@@ -23,7 +23,11 @@ def free_port() -> int:
 class RecordingHandler:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        #: The messages exactly as received (to check what header folding did on the wire).
+        self.raw: list[bytes] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+        #: The client (host, port) of every accepted message: one port per SMTP connection.
+        self.peers: list[tuple[str, int]] = []
         #: address -> reply (e.g. "550 5.1.1 no such user") given at RCPT time
         self.rcpt_replies: dict[str, str] = {}
         #: reply given at DATA time to every message, e.g. "451 4.3.0 try later"
@@ -44,9 +48,19 @@ class RecordingHandler:
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self.received:
             self.messages.append(message)
+            self.raw.append(envelope.original_content or envelope.content)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.peers.append(session.peer)
             self.received.notify_all()
         return "250 2.0.0 accepted"
+
+    def recipient_counts(self) -> dict[str, int]:
+        """How many messages each envelope recipient received."""
+        counts: dict[str, int] = {}
+        for _sender, recipients in self.envelopes:
+            for recipient in recipients:
+                counts[recipient] = counts.get(recipient, 0) + 1
+        return counts
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["To"] and address in str(m["To"])]

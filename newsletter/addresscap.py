@@ -1,0 +1,51 @@
+"""Per-address caps on mails that anybody can trigger by typing an address into a form.
+
+The sign-up form and the preferences-link form send mail to whatever address is entered; a
+cap per address and 24 hours keeps them from being used to flood someone's inbox, whatever
+the client (COMPLIANCE item 40). Each kind of mail counts under a keyed hash of its own
+(:class:`~newsletter.models.DoiSend` rows), so no address is stored; the rows are purged
+after 24 hours (:mod:`newsletter.retention`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from . import clock
+from .extensions import db
+from .models import DoiSend
+
+#: The window every cap counts in.
+WINDOW = timedelta(hours=24)
+
+#: Confirmation mails (DOI_MAX_PER_ADDRESS).
+DOI = "doi-cap"
+#: Links to the preferences page (PREFERENCES_LINK_MAX_PER_ADDRESS).
+PREFERENCES_LINK = "preferences-link-cap"
+
+
+def address_hash(kind: str, email: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, kind.encode() + b"\x00" + email.encode(), hashlib.sha256).hexdigest()
+
+
+def allowed(kind: str, email: str, limit: int) -> bool:
+    """Whether ``email`` got fewer than ``limit`` mails of ``kind`` in the last 24 hours."""
+    since = clock.now() - WINDOW
+    sent = db.session.execute(
+        select(func.count()).select_from(DoiSend).where(
+            DoiSend.address_hash == address_hash(kind, email), DoiSend.sent_at > since
+        )
+    ).scalar_one()
+    return sent < limit
+
+
+def count(kind: str, email: str) -> None:
+    """Count one mail of ``kind`` to ``email``; flushes, never commits."""
+    db.session.add(DoiSend(address_hash=address_hash(kind, email), sent_at=clock.now()))
+    db.session.flush()

@@ -1,0 +1,112 @@
+"""Articles: the list (with the digest each went into), create, edit; the feed sources."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from .. import articles
+from ..extensions import db
+from ..models import Article, ArticleSource, Digest, Feed
+from . import bp
+from .forms import ArticleForm
+
+PAGE_SIZE = 50
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["TIMEZONE"])
+
+
+@bp.get("/articles")
+def article_list():
+    page = max(int(request.args["page"]), 1) if request.args.get("page", "").isdigit() else 1
+    total = db.session.execute(select(func.count()).select_from(Article)).scalar_one()
+    rows = db.session.execute(
+        select(Article, Digest)
+        .outerjoin(Digest, Article.digest_id == Digest.id)
+        .order_by(Article.published_at.desc(), Article.id.desc())
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    ).all()
+    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    return render_template("admin/articles/list.html", rows=rows, total=total, page=page, pages=pages)
+
+
+@bp.route("/articles/new", methods=["GET", "POST"])
+def article_new():
+    form = ArticleForm()
+    if request.method == "GET":
+        return render_template("admin/articles/form.html", form=form, article=None)
+    if form.validate() and _url_is_free(form):
+        saved = _save(form, None)
+        if saved is not None:
+            db.session.commit()
+            flash(_("Article “%(title)s” added; it goes into the next digest.", title=saved.title), "success")
+            return redirect(url_for("admin.article_list"))
+    return render_template("admin/articles/form.html", form=form, article=None), 422
+
+
+@bp.route("/articles/<int:article_id>/edit", methods=["GET", "POST"])
+def article_edit(article_id: int):
+    article = db.get_or_404(Article, article_id)
+    form = ArticleForm(obj=article)
+    if request.method == "GET":
+        form.published_at.data = article.published_at.astimezone(_zone()).replace(tzinfo=None)
+        return render_template("admin/articles/form.html", form=form, article=article)
+    if form.validate() and _save(form, article) is not None:
+        db.session.commit()
+        flash(_("Article “%(title)s” saved.", title=article.title), "success")
+        return redirect(url_for("admin.article_list"))
+    return render_template("admin/articles/form.html", form=form, article=article), 422
+
+
+def _url_is_free(form: ArticleForm) -> bool:
+    """A new article's URL is its identity; a second article with it would overwrite the first."""
+    if articles.find_by_guid(articles.clean_url(form.url.data)) is None:
+        return True
+    form.url.errors.append(_("An article with this address exists already; edit that one instead."))
+    return False
+
+
+def _save(form: ArticleForm, article: Article | None) -> Article | None:
+    """Hand the form to the articles service; its objections go next to the fields."""
+    published_at = form.published_at.data
+    if published_at is not None:
+        published_at = published_at.replace(tzinfo=_zone())  # typed in TIMEZONE
+    fields = {
+        "title": form.title.data,
+        "url": form.url.data,
+        "summary": form.summary.data,
+        "body_html": form.body_html.data,
+        "published_at": published_at,
+    }
+    try:
+        if article is None:
+            article = articles.save_article(source=ArticleSource.ADMIN, **fields).article
+        else:
+            articles.update_article(article, **fields)
+    except articles.ArticleError as exc:
+        db.session.rollback()
+        field = {"guid": "url"}.get(exc.field, exc.field)
+        getattr(form, field, form.title).errors.append(str(exc))
+        return None
+    return article
+
+
+@bp.get("/feeds")
+def feed_list():
+    feeds = list(db.session.execute(select(Feed).order_by(Feed.url)).scalars())
+    known = {feed.url for feed in feeds}
+    unpolled = [url for url in current_app.config["FEED_URLS"] if url not in known]
+    counts = dict(
+        db.session.execute(
+            select(Article.feed_id, func.count())
+            .where(Article.feed_id.is_not(None))
+            .group_by(Article.feed_id)
+        ).all()
+    )
+    return render_template("admin/articles/feeds.html", feeds=feeds, unpolled=unpolled, counts=counts)

@@ -1,0 +1,119 @@
+"""Digests: preview of the next one, test send, Send now with live progress, history.
+
+"Send now" only builds and queues the digest (the same :func:`newsletter.digest.build_digest`
+the schedule runs); the sender delivers it. The digest's page polls a small JSON endpoint
+for the counts, and without JavaScript it refreshes itself until the digest is done.
+"""
+
+from __future__ import annotations
+
+from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from .. import digest
+from ..extensions import db
+from ..models import Digest, DigestTrigger, Subscriber, SubscriberStatus
+from . import bp, preview, queries
+from .forms import ConfirmForm, TestSendForm
+
+HISTORY_SIZE = 20
+
+
+@bp.get("/digests")
+def digest_list():
+    before = request.args.get("before", "")
+    history = queries.recent_digests(
+        limit=HISTORY_SIZE + 1, before_id=int(before) if before.isdigit() else None
+    )
+    older = history[HISTORY_SIZE - 1].id if len(history) > HISTORY_SIZE else None
+    history = history[:HISTORY_SIZE]
+    test_form = TestSendForm(data={"email": current_user.email})
+    return _render_list(history, older, test_form)
+
+
+def _render_list(history: list[Digest], older: int | None, test_form: TestSendForm, status: int = 200):
+    locale = preview.language(request.args.get("lang"), str(get_locale()))
+    next_digest = preview.next_digest(locale)
+    return (
+        render_template(
+            "admin/digests/list.html",
+            preview=next_digest,
+            preview_locale=locale,
+            recipients=_confirmed_count(),
+            history=history,
+            older=older,
+            counts=queries.delivery_counts(item.id for item in history),
+            test_form=test_form,
+        ),
+        status,
+    )
+
+
+def _confirmed_count() -> int:
+    return db.session.execute(
+        select(func.count()).select_from(Subscriber).where(Subscriber.status == SubscriberStatus.CONFIRMED)
+    ).scalar_one()
+
+
+@bp.post("/digests/test")
+def digest_send_test():
+    """Queue a test mail of the next digest to the address the admin typed."""
+    form = TestSendForm()
+    if not form.validate():
+        history = queries.recent_digests(limit=HISTORY_SIZE)
+        return _render_list(history, None, form, 422)
+    locale = preview.language(request.form.get("lang"), str(get_locale()))
+    digest.queue_test(form.email.data, locale=locale)
+    db.session.commit()
+    flash(_("A test of the next digest is on its way to %(email)s.", email=form.email.data), "success")
+    return redirect(url_for("admin.digest_list"))
+
+
+@bp.route("/digests/send-now", methods=["GET", "POST"])
+def digest_send_now():
+    """Build the next digest and queue it for every confirmed subscriber, after a confirmation."""
+    form = ConfirmForm()
+    if request.method == "GET" or not form.validate():
+        return render_template(
+            "admin/digests/send_now.html",
+            form=form,
+            articles=digest.undigested_articles(),
+            recipients=_confirmed_count(),
+        )
+    issue = digest.build_digest(DigestTrigger.ADMIN)
+    if issue is None:
+        db.session.rollback()
+        flash(_("There is nothing new to send: every article is already in a digest."), "info")
+        return redirect(url_for("admin.digest_list"))
+    db.session.commit()
+    flash(
+        ngettext(
+            "The digest is queued for %(num)s subscriber and is being sent.",
+            "The digest is queued for %(num)s subscribers and is being sent.",
+            issue.recipient_count,
+        ),
+        "success",
+    )
+    return redirect(url_for("admin.digest_detail", digest_id=issue.id))
+
+
+@bp.get("/digests/<int:digest_id>")
+def digest_detail(digest_id: int):
+    issue = db.get_or_404(Digest, digest_id)
+    return render_template(
+        "admin/digests/detail.html",
+        digest=issue,
+        articles=digest.articles_of(issue.id),
+        counts=queries.delivery_counts([issue.id])[issue.id],
+        problems=queries.deliveries_with_problems(issue.id),
+    )
+
+
+@bp.get("/digests/<int:digest_id>/progress.json")
+def digest_progress(digest_id: int):
+    """The digest's delivery counts, polled by its page while it is being sent."""
+    issue = db.get_or_404(Digest, digest_id)
+    return jsonify(queries.delivery_counts([issue.id])[issue.id].as_json())

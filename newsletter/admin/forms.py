@@ -1,0 +1,130 @@
+"""Forms of the admin area (Flask-WTF: every form that changes something carries CSRF)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateTimeLocalField,
+    EmailField,
+    PasswordField,
+    SearchField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    URLField,
+)
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from .. import admins, articles
+from ..forms import MAX_EMAIL_LENGTH, normalise_email
+from ..models import SubscriberStatus
+from .formatting import label
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(
+        _l("Email address"),
+        validators=[DataRequired(_l("Please enter your email address.")), Length(max=MAX_EMAIL_LENGTH)],
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(_l("Please enter your password.")), Length(max=admins.MAX_PASSWORD_LENGTH)],
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something (sign out, withdraw, send now): CSRF and nothing else."""
+
+
+class SubscriberFilterForm(FlaskForm):
+    """The search above the subscriber list; sent by GET, so it changes nothing and needs no CSRF."""
+
+    class Meta:
+        csrf = False
+
+    q = SearchField(_l("Address starts with"), validators=[Optional(), Length(max=MAX_EMAIL_LENGTH)])
+    status = SelectField(_l("Status"), validators=[Optional()])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.status.choices = [("", _l("all"))] + [
+            (status.value, label(status)) for status in SubscriberStatus
+        ]
+
+    @property
+    def chosen_status(self) -> SubscriberStatus | None:
+        return SubscriberStatus(self.status.data) if self.status.data else None
+
+
+class TestSendForm(FlaskForm):
+    email = EmailField(
+        _l("Send a test to"),
+        validators=[DataRequired(_l("Please enter an email address.")), Length(max=MAX_EMAIL_LENGTH)],
+    )
+
+    def validate_email(self, field) -> None:
+        try:
+            field.data = normalise_email(field.data or "")
+        except ValueError as exc:
+            raise ValidationError(_l("This is not a valid email address.")) from exc
+
+
+class ArticleForm(FlaskForm):
+    title = StringField(
+        _l("Title"),
+        validators=[
+            DataRequired(_l("Please enter a title.")),
+            Length(max=articles.MAX_TITLE_LENGTH, message=_l("The title is too long.")),
+        ],
+    )
+    url = URLField(
+        _l("Address (URL) of the article"),
+        validators=[
+            DataRequired(_l("Please enter the article's address.")),
+            Length(max=articles.MAX_URL_LENGTH, message=_l("The address is too long.")),
+        ],
+    )
+    summary = TextAreaField(
+        _l("Summary (plain text, shown in the digest)"),
+        validators=[
+            Optional(),
+            Length(max=articles.MAX_SUMMARY_LENGTH, message=_l("The summary is too long.")),
+        ],
+    )
+    body_html = TextAreaField(
+        _l("Body (HTML; scripts, styles and other unsafe markup are removed)"),
+        validators=[Optional(), Length(max=200_000, message=_l("The body is too long."))],
+    )
+    published_at = DateTimeLocalField(
+        _l("Published at"),
+        format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+        validators=[Optional()],
+    )
+
+    # The articles service has the rules; these checks only put its verdict into words here.
+    def validate_title(self, field) -> None:
+        if field.errors:  # already told (empty, too long)
+            return
+        try:
+            articles.clean_title(field.data)
+        except articles.ArticleError as exc:
+            raise ValidationError(_l("The title must be a single line without control characters.")) from exc
+
+    def validate_url(self, field) -> None:
+        if field.errors:  # already told (empty, too long)
+            return
+        try:
+            articles.clean_url(field.data)
+        except articles.ArticleError as exc:
+            raise ValidationError(
+                _l("Please enter a full web address starting with http:// or https://.")
+            ) from exc
+
+    def validate_summary(self, field) -> None:
+        if field.errors:  # already told (empty, too long)
+            return
+        try:
+            articles.clean_summary(field.data)
+        except articles.ArticleError as exc:
+            raise ValidationError(_l("The summary must be plain text without control characters.")) from exc

@@ -1,0 +1,50 @@
+"""The next digest as a subscriber will see it, rendered for the admin's preview.
+
+Rendered by the same functions as the real mail (:class:`newsletter.mailkinds.DigestMail`:
+the digest once per language, then the reader's values filled in), for a sample recipient.
+The links to unsubscribe and to the preferences have the real shape but a placeholder
+token, so the preview never carries a working personal link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from .. import clock, digest, mail, mailkinds
+from ..links import external_url
+from ..models import Article
+
+#: The recipient the preview is addressed to (a reserved example domain, RFC 2606).
+SAMPLE_ADDRESS = "subscriber@example.org"
+#: Stands in for a subscriber's signed token in the preview's links.
+SAMPLE_TOKEN = "PREVIEW"
+
+
+@dataclass(frozen=True)
+class Preview:
+    articles: list[Article]
+    content: mail.Content
+
+
+def next_digest(locale: str) -> Preview:
+    """The next digest (every article not yet in one) in ``locale``, as of now."""
+    now = clock.now()
+    articles = digest.undigested_articles()
+    items = [mailkinds.DigestItem.of(article) for article in articles]
+    content = mailkinds.digest_content(items, locale, now, confirmed=True)
+    values, html_values = mailkinds.personal_values(
+        locale,
+        email=SAMPLE_ADDRESS,
+        confirmed_at=now,
+        unsubscribe_url=external_url("public.unsubscribe", token=SAMPLE_TOKEN),
+        preferences_url=external_url("public.preferences", token=SAMPLE_TOKEN),
+    )
+    return Preview(articles=articles, content=content.filled(values, html_values))
+
+
+def language(requested: str | None, fallback: str) -> str:
+    """The preview's language: one the service offers, else ``fallback``."""
+    languages = current_app.config["LANGUAGES"]
+    return requested if requested in languages else fallback

@@ -1,0 +1,76 @@
+"""Subscribers: search and list, one subscriber's evidence and mails, withdrawal on their behalf."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from .. import consent, subscribers
+from ..extensions import db
+from ..models import ConsentChannel, Subscriber, SubscriberStatus
+from . import bp, queries, subscriber_search
+from .forms import ConfirmForm, SubscriberFilterForm
+
+#: The states from which an admin can withdraw consent on a subscriber's behalf.
+WITHDRAWABLE = (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED, SubscriberStatus.SUSPENDED)
+
+
+def _cursor(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+@bp.get("/subscribers")
+def subscriber_list():
+    form = SubscriberFilterForm(request.args)
+    if not form.validate():
+        return render_template("admin/subscribers/list.html", form=form, page=None), 400
+    page = subscriber_search.search(
+        form.q.data or "", form.chosen_status, after=_cursor("after"), before=_cursor("before")
+    )
+    return render_template("admin/subscribers/list.html", form=form, page=page)
+
+
+@bp.get("/subscribers/<int:subscriber_id>")
+def subscriber_detail(subscriber_id: int):
+    subscriber = db.get_or_404(Subscriber, subscriber_id)
+    return render_template(
+        "admin/subscribers/detail.html",
+        subscriber=subscriber,
+        events=consent.history(subscriber),
+        deliveries=queries.subscriber_deliveries(subscriber.id),
+        withdrawable=subscriber.status in WITHDRAWABLE,
+        form=ConfirmForm(),
+    )
+
+
+@bp.get("/subscribers/<int:subscriber_id>/evidence.json")
+def subscriber_evidence(subscriber_id: int):
+    """The subscriber's consent evidence as the CLI and the preferences page give it (SPEC §7)."""
+    subscriber = db.get_or_404(Subscriber, subscriber_id)
+    body = json.dumps(consent.evidence(subscriber), indent=2, ensure_ascii=False)
+    return Response(
+        body + "\n",
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="evidence-subscriber-{subscriber.id}.json"'},
+    )
+
+
+@bp.route("/subscribers/<int:subscriber_id>/withdraw", methods=["GET", "POST"])
+def subscriber_withdraw(subscriber_id: int):
+    """Withdraw consent for the subscriber (e.g. asked by phone); GET asks to confirm first."""
+    subscriber = db.get_or_404(Subscriber, subscriber_id)
+    form = ConfirmForm()
+    if request.method == "GET" or not form.validate():
+        if subscriber.status not in WITHDRAWABLE:
+            flash(_("This subscriber has no consent to withdraw."), "info")
+            return redirect(url_for("admin.subscriber_detail", subscriber_id=subscriber.id))
+        return render_template("admin/subscribers/withdraw.html", subscriber=subscriber, form=form)
+    if subscribers.withdraw(subscriber, ConsentChannel.ADMIN):
+        db.session.commit()
+        flash(_("Consent withdrawn. No more mails go to this address."), "success")
+    else:
+        flash(_("This subscriber has no consent to withdraw."), "info")
+    return redirect(url_for("admin.subscriber_detail", subscriber_id=subscriber.id))

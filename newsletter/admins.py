@@ -1,0 +1,157 @@
+"""Admin accounts: the password rules, creating or resetting an admin, checking a sign-in.
+
+Passwords are stored only as werkzeug hashes. Functions here flush but never commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+
+from flask import current_app
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from . import clock
+from .extensions import db
+from .models import AdminUser
+
+logger = logging.getLogger(__name__)
+
+MIN_PASSWORD_LENGTH = 12
+#: Hashing a very long password costs time for nothing; longer ones are refused.
+MAX_PASSWORD_LENGTH = 256
+
+#: Passwords that are long enough yet among the first a password guesser tries.
+COMMON_PASSWORDS = frozenset(
+    {
+        "123456789012",
+        "1234567890123",
+        "12345678901234",
+        "123456123456",
+        "111111111111",
+        "000000000000",
+        "123123123123",
+        "qwertyuiopas",
+        "qwertzuiopas",
+        "qwertyuiop123",
+        "qwertzuiop123",
+        "1q2w3e4r5t6y",
+        "1qaz2wsx3edc",
+        "password1234",
+        "password12345",
+        "passwort1234",
+        "passwort12345",
+        "passwordpassword",
+        "iloveyou1234",
+        "letmein12345",
+        "welcome12345",
+        "willkommen123",
+        "administrator",
+        "administrator1",
+        "admin1234567",
+        "adminadmin123",
+        "changeme1234",
+        "newsletter123",
+        "newsletter1234",
+        "abcdefghijkl",
+        "abcdef123456",
+        "abc123abc123",
+        "trustno1trustno1",
+        "football1234",
+        "sommer2024!!",
+    }
+)
+
+
+class WeakPassword(ValueError):
+    """A password the service refuses; the message says why, in plain English."""
+
+
+def password_problem(password: str, email: str) -> str | None:
+    """Why ``password`` is too weak for the admin ``email``, or None if it is acceptable."""
+    if not password or not password.strip():
+        return "the password must not be empty"
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"the password must have at most {MAX_PASSWORD_LENGTH} characters"
+    folded = password.casefold()
+    address = email.casefold()
+    if address and (address in folded or folded == address.partition("@")[0]):
+        return "the password must not be the email address"
+    if folded in COMMON_PASSWORDS:
+        return "this password is among the most common ones; choose another"
+    if len(set(password)) < 4:
+        return "the password repeats too few different characters"
+    return None
+
+
+@dataclass(frozen=True)
+class Saved:
+    admin: AdminUser
+    created: bool
+
+
+def find_by_email(email: str) -> AdminUser | None:
+    return db.session.execute(select(AdminUser).filter_by(email=email)).scalar_one_or_none()
+
+
+def create_or_reset(email: str, password: str) -> Saved:
+    """Create the admin ``email`` or set a new password for it.
+
+    A new password ends every session signed in with the old one (see :func:`session_key`).
+
+    :param email: normalised (lower-case) address.
+    :raises WeakPassword: if :func:`password_problem` finds one; nothing is written then.
+    """
+    problem = password_problem(password, email)
+    if problem:
+        raise WeakPassword(problem)
+    password_hash = generate_password_hash(password)
+    admin = find_by_email(email)
+    created = admin is None
+    if admin is None:
+        admin = AdminUser(email=email, password_hash=password_hash, created_at=clock.now())
+        db.session.add(admin)
+    else:
+        admin.password_hash = password_hash
+    db.session.flush()
+    logger.info("admin %r %s", admin.id, "created" if created else "password reset")
+    return Saved(admin, created)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash of a random password, checked for unknown addresses so they take as long."""
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def authenticate(email: str, password: str) -> AdminUser | None:
+    """The admin with this address and password, or None.
+
+    Unknown addresses cost one hash check as well, so the answer time does not tell whether
+    an address belongs to an admin.
+    """
+    admin = find_by_email(email) if email else None
+    if admin is None or len(password) > MAX_PASSWORD_LENGTH:
+        check_password_hash(_dummy_hash(), password[:MAX_PASSWORD_LENGTH])
+        return None
+    if not check_password_hash(admin.password_hash, password):
+        return None
+    admin.last_login_at = clock.now()
+    db.session.flush()
+    return admin
+
+
+def session_key(admin: AdminUser) -> str:
+    """A value kept in the admin's session that changes when the password changes.
+
+    Derived from the password hash with SECRET_KEY, so the session reveals nothing about it.
+    """
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, b"admin-session\x00" + admin.password_hash.encode(), hashlib.sha256).hexdigest()

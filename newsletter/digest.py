@@ -1,0 +1,197 @@
+"""The digest: every article not yet mailed, in one issue, queued for every confirmed subscriber.
+
+:func:`build_digest` is shared by the schedule, ``flask send-digest`` and the admin's "Send
+now"; it only queues, the sender delivers (SPEC §6). Functions here flush but never commit.
+
+Two rules make it safe to run anywhere at any time, even twice at once: an article is claimed
+for a digest by one conditional UPDATE (``… WHERE digest_id IS NULL``), so it lands in at most
+one digest; and deliveries are unique per (digest, subscriber).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import Integer, func, insert, literal, select, update
+
+from . import clock, mail
+from .extensions import db
+from .forms import normalise_email
+from .models import (
+    Article,
+    Delivery,
+    DeliveryStatus,
+    Digest,
+    DigestTrigger,
+    MailKind,
+    Subscriber,
+    SubscriberStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+#: The columns :func:`_queue_deliveries` fills, in the order of its SELECT.
+_DELIVERY_COLUMNS = (
+    "kind",
+    "subscriber_id",
+    "digest_id",
+    "context",
+    "status",
+    "attempts",
+    "created_at",
+    "next_attempt_at",
+)
+
+
+def undigested_articles() -> list[Article]:
+    """The articles the next digest will carry, newest first."""
+    return list(
+        db.session.execute(
+            select(Article)
+            .where(Article.digest_id.is_(None))
+            .order_by(Article.published_at.desc(), Article.id.desc())
+        ).scalars()
+    )
+
+
+def articles_of(digest_id: int) -> list[Article]:
+    """The articles of one digest, newest first."""
+    return list(
+        db.session.execute(
+            select(Article)
+            .where(Article.digest_id == digest_id)
+            .order_by(Article.published_at.desc(), Article.id.desc())
+        ).scalars()
+    )
+
+
+def build_digest(trigger: DigestTrigger) -> Digest | None:
+    """Put every article not yet in a digest into a new one and queue it for every confirmed
+    subscriber; ``None`` when there is nothing new.
+
+    When two builds race, the one that claims the articles first gets them; the other finds
+    none left to claim and leaves no trace (its digest row is rolled back to a savepoint).
+    """
+    has_news = db.session.execute(
+        select(Article.id).where(Article.digest_id.is_(None)).limit(1)
+    ).first()
+    if has_news is None:
+        return None
+    now = clock.now()
+    savepoint = db.session.begin_nested()
+    digest = Digest(created_at=now, trigger=trigger, subject=_subject(now), recipient_count=0)
+    db.session.add(digest)
+    db.session.flush()
+    claimed = _claim_articles(digest.id)
+    if claimed == 0:  # another build took them between our look and our claim
+        savepoint.rollback()
+        logger.info("digest build (%s) found its articles claimed by a parallel build", trigger)
+        return None
+    digest.recipient_count = _queue_deliveries(digest.id, now)
+    savepoint.commit()
+    db.session.flush()
+    logger.info(
+        "digest %r (%s): %r articles queued for %r subscribers",
+        digest.id,
+        trigger,
+        claimed,
+        digest.recipient_count,
+    )
+    return digest
+
+
+def subject(locale: str, issued_at: datetime) -> str:
+    """The digest's subject line in ``locale``: the site's name and the date in TIMEZONE."""
+    return mail.render_subject("digest", locale, issued_at=issued_at)
+
+
+def _subject(now: datetime) -> str:
+    """The subject in the default language, kept on the digest for the admin's history."""
+    return subject(current_app.config["LANGUAGES"][0], now)
+
+
+def _claim_articles(digest_id: int) -> int:
+    result = db.session.execute(
+        update(Article)
+        .where(Article.digest_id.is_(None))
+        .values(digest_id=digest_id)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def _queue_deliveries(digest_id: int, now: datetime) -> int:
+    """One queued delivery per confirmed subscriber, in a single INSERT … SELECT."""
+    columns = Delivery.__table__.c
+    recipients = select(
+        literal(MailKind.DIGEST, columns.kind.type),
+        Subscriber.id,
+        literal(digest_id, Integer),
+        literal({}, columns.context.type),
+        literal(DeliveryStatus.QUEUED, columns.status.type),
+        literal(0, Integer),
+        literal(now, columns.created_at.type),
+        literal(now, columns.next_attempt_at.type),
+    ).where(Subscriber.status == SubscriberStatus.CONFIRMED, Subscriber.email.is_not(None))
+    result = db.session.execute(
+        insert(Delivery)
+        .from_select(_DELIVERY_COLUMNS, recipients)
+        .execution_options(preserve_rowcount=True)
+    )
+    return result.rowcount
+
+
+def queue_test(address: str, locale: str | None = None) -> Delivery:
+    """Queue a preview of the next digest to ``address`` (an admin's own), in ``locale``.
+
+    The preview shows the articles not yet in a digest as they are when it is sent, and
+    carries no personal unsubscribe link: it goes to no subscriber.
+
+    :raises ValueError: ``address`` is not a valid email address.
+    """
+    languages = current_app.config["LANGUAGES"]
+    now = clock.now()
+    delivery = Delivery(
+        kind=MailKind.DIGEST_TEST,
+        subscriber_id=None,
+        to_address=normalise_email(address),
+        context={"locale": locale if locale in languages else languages[0]},
+        status=DeliveryStatus.QUEUED,
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    db.session.add(delivery)
+    db.session.flush()
+    return delivery
+
+
+def delivery_counts(digest_id: int) -> dict[DeliveryStatus, int]:
+    """How many of the digest's deliveries are in each status (every status present, 0 or more)."""
+    rows = db.session.execute(
+        select(Delivery.status, func.count())
+        .where(Delivery.digest_id == digest_id)
+        .group_by(Delivery.status)
+    ).all()
+    counts = dict.fromkeys(DeliveryStatus, 0)
+    counts.update({status: count for status, count in rows})
+    return counts
+
+
+def article_count(digest_id: int) -> int:
+    return db.session.execute(
+        select(func.count()).where(Article.digest_id == digest_id)
+    ).scalar_one()
+
+
+def unreached_count(digest_id: int) -> int:
+    """Deliveries of the digest handed back unsent because the relay could not be reached."""
+    return db.session.execute(
+        select(func.count()).where(
+            Delivery.digest_id == digest_id,
+            Delivery.status == DeliveryStatus.RETRYING,
+            Delivery.attempts == 0,
+        )
+    ).scalar_one()

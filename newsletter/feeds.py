@@ -1,0 +1,471 @@
+"""Feeds: fetching RSS and Atom documents safely and importing their entries as articles.
+
+A feed is input from elsewhere: it may be slow, huge, broken, not a feed at all or hostile.
+:func:`fetch` speaks only http(s), gives up after FEED_TIMEOUT_SECONDS, reads at most
+FEED_MAX_BYTES, and asks with the validators of the last import (ETag, Last-Modified) so an
+unchanged feed costs a 304. :func:`parse` refuses documents that declare XML entities (entity
+expansion) and documents that are not well-formed; feedparser's loose mode would otherwise
+guess at them, and a guess is no basis for mailing every subscriber.
+
+:func:`poll` ties it together and, like the other services, flushes but never commits: the
+caller commits once per feed, so a feed's articles and its ``last_result`` land together.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import time
+import urllib.error
+import urllib.request
+import xml.sax
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from html import escape
+from http.client import HTTPException
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from . import articles, clock, htmltext
+from .articles import ArticleError, Outcome
+from .extensions import db
+from .models import ArticleSource, Feed
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "newsletter-feed-reader/1.0"
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
+)
+#: Entries imported per poll; feeds list the newest first, the rest would be an archive dump.
+MAX_ENTRIES = 500
+_CHUNK_BYTES = 64 * 1024
+#: Size of Feed.title and Feed.last_result.
+_FEED_TEXT_LENGTH = 500
+#: An id with a URI scheme (``tag:``, ``urn:``, ``https:``) is meant to be unique worldwide;
+#: other ids ("42") only within their feed, so they are prefixed with the feed's URL.
+_URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+#: Encodings an XML document may use that feedparser reads (the UTF-8 test covers ASCII).
+_UNICODE_CODECS = ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+
+
+class FeedError(Exception):
+    """The feed could not be fetched or read; the message says why in a few words."""
+
+
+@dataclass(frozen=True)
+class Document:
+    """A fetched feed document and the validators to send next time."""
+
+    body: bytes
+    url: str
+    content_type: str
+    etag: str | None
+    modified: str | None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One feed entry, ready for :func:`articles.save_article`."""
+
+    guid: str
+    title: str
+    url: str
+    summary: str | None
+    body_html: str | None
+    published_at: datetime | None
+
+
+@dataclass
+class PollResult:
+    """What one poll of one feed did."""
+
+    url: str
+    error: str | None = None
+    not_modified: bool = False
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    #: Entries left out, by reason.
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def count(self, outcome: Outcome) -> None:
+        if outcome is Outcome.CREATED:
+            self.created += 1
+        elif outcome is Outcome.UPDATED:
+            self.updated += 1
+        else:
+            self.unchanged += 1
+
+    def describe(self) -> str:
+        if self.error is not None:
+            return self.error
+        if self.not_modified:
+            return "not modified since the last import"
+        text = f"{self.created} new, {self.updated} updated, {self.unchanged} unchanged"
+        if self.skipped:
+            reasons = sorted(self.skipped.items())
+            listed = ", ".join(f"{count} {reason}" for reason, count in reasons)
+            text += f", {sum(self.skipped.values())} skipped ({listed})"
+        return text
+
+
+def poll(url: str) -> PollResult:
+    """Fetch the feed at ``url`` and save its entries as articles; flushes, never commits.
+
+    The outcome, failures included, is returned and recorded on the feed's :class:`Feed` row
+    (an address that is not http(s) is not polled and gets no row); nothing is raised for a
+    broken feed. Call it with no transaction open on the session:
+    the download happens before the session touches the database, so no lock is held while
+    a slow server answers.
+    """
+    config = current_app.config
+    url = url.strip()
+    try:
+        articles.clean_url(url)
+    except ArticleError as exc:  # nothing was polled, so no Feed row is made for it
+        message = f"not a feed address: {exc}"
+        logger.warning("feed %r: %s", url, message)
+        return PollResult(url=url, error=message)
+    etag, modified = _validators(url)
+    try:
+        document = fetch(
+            url,
+            etag=etag,
+            modified=modified,
+            timeout=config["FEED_TIMEOUT_SECONDS"],
+            max_bytes=config["FEED_MAX_BYTES"],
+        )
+        parsed = parse(document) if document is not None else None
+    except FeedError as exc:
+        return _record_failure(url, str(exc))
+    feed = _feed_row(url)
+    result = PollResult(url=url, not_modified=document is None)
+    if document is not None and parsed is not None:
+        _import(feed, parsed, result)
+        title = _text(parsed.feed.get("title"), parsed.feed.get("title_detail"))
+        feed.title = htmltext.shorten(title, _FEED_TEXT_LENGTH) or None
+        feed.etag = _fits(document.etag, 500)
+        feed.modified = _fits(document.modified, 100)
+    now = clock.now()
+    feed.last_polled_at = now
+    feed.last_ok_at = now
+    feed.last_result = "ok"
+    db.session.flush()
+    logger.info("feed %r: %s", url, result.describe())
+    return result
+
+
+def record_failure(url: str, message: str) -> None:
+    """Note on the feed's row that its poll failed with ``message``; flushes."""
+    if not url or len(url) > articles.MAX_URL_LENGTH:
+        return
+    feed = _feed_row(url)
+    feed.last_polled_at = clock.now()
+    feed.last_result = htmltext.shorten(message, _FEED_TEXT_LENGTH)
+    db.session.flush()
+
+
+def _record_failure(url: str, message: str) -> PollResult:
+    logger.warning("feed %r: %s", url, message)
+    record_failure(url, message)
+    return PollResult(url=url, error=message)
+
+
+def fetch(
+    url: str, *, etag: str | None, modified: str | None, timeout: float, max_bytes: int
+) -> Document | None:
+    """GET ``url``; None if the server says it has not changed since ``etag``/``modified``.
+
+    :raises FeedError: for anything but a complete 2xx answer within the limits.
+    """
+    headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": "gzip"}
+    if etag:
+        headers["If-None-Match"] = etag
+    if modified:
+        headers["If-Modified-Since"] = modified
+    deadline = time.monotonic() + 2 * timeout
+    try:
+        request = urllib.request.Request(url, headers=headers)
+        with _opener().open(request, timeout=timeout) as response:
+            length = response.headers.get("Content-Length", "")
+            if length.isdigit() and int(length) > max_bytes:
+                raise FeedError(f"the feed is larger than {_size(max_bytes)}")
+            body = _read(response, max_bytes, deadline)
+            if length.isdigit() and len(body) != int(length):
+                raise FeedError("the download was cut short")  # http.client does not say so
+            body = _decompress(body, response.headers.get("Content-Encoding", ""), max_bytes)
+            return Document(
+                body=body,
+                url=response.geturl(),
+                content_type=response.headers.get("Content-Type", ""),
+                etag=response.headers.get("ETag"),
+                modified=response.headers.get("Last-Modified"),
+            )
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        if exc.code == 304:
+            return None
+        raise FeedError(f"the server answered HTTP {exc.code} {exc.reason}".rstrip()) from None
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError):
+            raise FeedError(f"no answer within {timeout:g} seconds") from None
+        raise FeedError(f"cannot connect: {_reason(exc.reason)}") from None
+    except TimeoutError:
+        raise FeedError(f"no answer within {timeout:g} seconds") from None
+    except (OSError, HTTPException, ValueError) as exc:
+        raise FeedError(f"the download failed: {_reason(exc)}") from None
+
+
+def parse(document: Document) -> feedparser.FeedParserDict:
+    """The feed in ``document``, parsed by feedparser.
+
+    :raises FeedError: if it declares XML entities, is not RSS/Atom, or is not well-formed.
+    """
+    if _declares_entities(document.body):
+        raise FeedError("the document declares XML entities (refused: entity expansion attack)")
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(document.body),  # bytes would be taken for a file name to open
+            response_headers={
+                "content-type": document.content_type,
+                "content-location": document.url,
+            },
+        )
+    except Exception as exc:  # a parser bug triggered by odd input is still just a bad feed
+        raise FeedError(f"the document could not be parsed ({type(exc).__name__})") from exc
+    if not parsed.get("version"):
+        hint = " (the server sent an HTML page)" if "html" in document.content_type.lower() else ""
+        raise FeedError(f"the document is not an RSS or Atom feed{hint}")
+    problem = parsed.get("bozo_exception")
+    if parsed.get("bozo") and not isinstance(problem, feedparser.ThingsNobodyCaresAboutButMe):
+        raise FeedError(f"the feed is not well-formed XML: {_xml_problem(problem)}")
+    return parsed
+
+
+def entry_from(raw: feedparser.FeedParserDict, feed_url: str) -> Entry | None:
+    """The article data of one parsed entry; None if it has no title or no link.
+
+    :raises ArticleError: if its link is not an http(s) URL or a field is too long.
+    """
+    title = _text(raw.get("title"), raw.get("title_detail"))
+    link = (raw.get("link") or "").strip()
+    if not title or not link:
+        return None
+    url = articles.clean_url(link)
+    entry_id = (raw.get("id") or "").strip()
+    if not entry_id:
+        guid = url
+    elif _URI_SCHEME.match(entry_id):
+        guid = entry_id
+    else:
+        guid = f"{feed_url}#{entry_id}"
+    summary_detail = raw.get("summary_detail") or _first(raw.get("content"))
+    summary = _text(raw.get("summary"), summary_detail, multiline=True)
+    return Entry(
+        guid=guid,
+        title=htmltext.shorten(title, articles.MAX_TITLE_LENGTH),
+        url=url,
+        summary=htmltext.shorten(summary, articles.MAX_SUMMARY_LENGTH) or None,
+        body_html=_body_html(raw.get("content")),
+        published_at=_time(raw.get("published_parsed") or raw.get("updated_parsed")),
+    )
+
+
+def _import(feed: Feed, parsed: feedparser.FeedParserDict, result: PollResult) -> None:
+    seen: set[str] = set()
+    raw_entries = parsed.get("entries", [])
+    if len(raw_entries) > MAX_ENTRIES:
+        result.skipped[f"beyond the first {MAX_ENTRIES}"] = len(raw_entries) - MAX_ENTRIES
+    for raw in raw_entries[:MAX_ENTRIES]:
+        try:
+            entry = entry_from(raw, feed.url)
+        except ArticleError as exc:
+            name = raw.get("id") or raw.get("link")
+            logger.info("feed %r: entry %r skipped: %s", feed.url, name, exc)
+            result.skipped["invalid"] += 1
+            continue
+        if entry is None:
+            result.skipped["without title or link"] += 1
+            continue
+        if entry.guid in seen:
+            result.skipped["repeated"] += 1
+            continue
+        seen.add(entry.guid)
+        try:
+            saved = articles.save_article(
+                guid=entry.guid,
+                title=entry.title,
+                url=entry.url,
+                summary=entry.summary,
+                body_html=entry.body_html,
+                published_at=entry.published_at,
+                source=ArticleSource.FEED,
+                feed=feed,
+            )
+        except ArticleError as exc:
+            logger.info("feed %r: entry %r skipped: %s", feed.url, entry.guid, exc)
+            result.skipped["invalid"] += 1
+            continue
+        result.count(saved.outcome)
+
+
+def _validators(url: str) -> tuple[str | None, str | None]:
+    # A connection of its own, returned at once: a session transaction begun here would stay
+    # open (and on SQLite hold the write lock) for the whole download.
+    with db.engine.connect() as connection:
+        row = connection.execute(select(Feed.etag, Feed.modified).where(Feed.url == url)).first()
+    return (row.etag, row.modified) if row is not None else (None, None)
+
+
+def _feed_row(url: str) -> Feed:
+    feed = db.session.execute(select(Feed).filter_by(url=url)).scalar_one_or_none()
+    if feed is not None:
+        return feed
+    feed = Feed(url=url)
+    try:
+        with db.session.begin_nested():
+            db.session.add(feed)
+    except IntegrityError:  # another worker polled it for the first time just now
+        feed = db.session.execute(select(Feed).filter_by(url=url)).scalar_one()
+    return feed
+
+
+class _WebRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows redirects to http(s) addresses only; urllib's own handler also follows ftp://."""
+
+    def http_error_302(self, req, fp, code, msg, headers):
+        target = urljoin(req.full_url, headers.get("Location") or headers.get("URI") or "")
+        if urlsplit(target).scheme.lower() not in ("http", "https"):
+            fp.close()
+            raise FeedError(f"the server redirected to a non-web address: {target[:200]}")
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    """An opener that speaks http and https only (no file:, ftp: or data: handlers)."""
+    opener = urllib.request.OpenerDirector()
+    for handler in (
+        urllib.request.ProxyHandler(),
+        urllib.request.UnknownHandler(),
+        urllib.request.HTTPHandler(),
+        urllib.request.HTTPSHandler(),
+        urllib.request.HTTPDefaultErrorHandler(),
+        _WebRedirects(),
+        urllib.request.HTTPErrorProcessor(),
+    ):
+        opener.add_handler(handler)
+    return opener
+
+
+def _read(response, max_bytes: int, deadline: float) -> bytes:
+    # The socket timeout bounds each wait; the deadline bounds a server that trickles.
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := response.read(min(_CHUNK_BYTES, max_bytes + 1 - total)):
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > max_bytes:
+            raise FeedError(f"the feed is larger than {_size(max_bytes)}")
+        if time.monotonic() > deadline:
+            raise FeedError("the download took too long")
+    return b"".join(chunks)
+
+
+def _decompress(body: bytes, encoding: str, max_bytes: int) -> bytes:
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "x-gzip"):
+        raise FeedError(f"the server used an unsupported Content-Encoding: {encoding[:50]}")
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        data = decompressor.decompress(body, max_bytes + 1)
+    except zlib.error as exc:
+        raise FeedError("the compressed feed is corrupt") from exc
+    if len(data) > max_bytes:
+        raise FeedError(f"the feed is larger than {_size(max_bytes)} uncompressed")
+    if not decompressor.eof:
+        raise FeedError("the compressed feed is incomplete")
+    return data
+
+
+def _declares_entities(body: bytes) -> bool:
+    """Whether the document's DTD declares entities, in whichever Unicode encoding it uses."""
+    for codec in _UNICODE_CODECS:
+        if "<!ENTITY".encode(codec) not in body:
+            continue
+        text = body.decode(codec, errors="ignore")
+        root = re.search(r"<[^?!]", text)  # the first element: no declaration may follow it
+        declaration = text.find("<!ENTITY")
+        if declaration != -1 and (root is None or declaration < root.start()):
+            return True
+    return False
+
+
+def _text(value: str | None, detail, *, multiline: bool = False) -> str:
+    """Plain text of a title or summary, whatever type the feed declared for it."""
+    if not value:
+        return ""
+    kind = (detail or {}).get("type", "text/html")
+    text = htmltext.html_to_text(value) if "html" in kind else htmltext.tidy(value)
+    return text if multiline else htmltext.one_line(text)
+
+
+def _body_html(contents) -> str | None:
+    content = _first(contents)
+    if not content or not content.get("value"):
+        return None
+    if "html" in content.get("type", "text/html"):
+        return content["value"]
+    return escape(content["value"])
+
+
+def _first(items):
+    return items[0] if items else None
+
+
+def _time(parsed: time.struct_time | None) -> datetime | None:
+    """feedparser's UTC struct_time as an aware datetime; None if absent or impossible."""
+    if parsed is None:
+        return None
+    try:
+        return datetime(*parsed[:6], tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def _fits(value: str | None, length: int) -> str | None:
+    # A cut validator would never match again; better none than a wrong one.
+    return value if value is not None and len(value) <= length else None
+
+
+def _reason(error: object) -> str:
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    text = str(getattr(error, "strerror", None) or error) or type(error).__name__
+    return text[:200]
+
+
+def _xml_problem(problem: object) -> str:
+    if isinstance(problem, xml.sax.SAXParseException):
+        where = f"line {problem.getLineNumber()}, column {problem.getColumnNumber()}"
+        return f"{problem.getMessage()} ({where})"
+    return str(problem)[:200] or type(problem).__name__
+
+
+def _size(count: int) -> str:
+    return f"{count / 1024 / 1024:g} MiB" if count >= 1024 * 1024 else f"{count} bytes"

@@ -1,0 +1,277 @@
+"""Subscribers in the admin area: search, filter, pages, consent history, evidence, withdrawal (SPEC §4)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from sqlalchemy import event, text
+
+from newsletter import consent, outbox, subscribers
+from newsletter.admin import subscriber_search
+from newsletter.extensions import db
+from newsletter.models import (
+    ConsentChannel,
+    ConsentEventType,
+    Delivery,
+    DeliveryStatus,
+    SubscriberStatus,
+)
+from tests.conftest import confirm_link
+from tests.support.admin import post
+from tests.support.factories import add_subscriber
+
+
+def _addresses(response) -> list[str]:
+    html = response.get_data(as_text=True)
+    return re.findall(r'<td class="address"><a href="/admin/subscribers/\d+">([^<]+)</a>', html)
+
+
+@pytest.fixture
+def people(app):
+    with app.app_context():
+        add_subscriber("anna@example.org")
+        add_subscriber("anna.b@example.org", SubscriberStatus.PENDING)
+        add_subscriber("hanna@example.org")
+        add_subscriber("ab@example.org", SubscriberStatus.WITHDRAWN)
+        add_subscriber("a_c@example.org", SubscriberStatus.SUSPENDED)
+        add_subscriber("bert@example.net")
+        db.session.commit()
+
+
+def test_search_is_a_case_insensitive_prefix_search_on_the_address(app, admin_client, people):
+    assert _addresses(admin_client.get("/admin/subscribers?q=ANNA")) == [
+        "anna.b@example.org",
+        "anna@example.org",
+    ]
+    assert _addresses(admin_client.get("/admin/subscribers?q=  Anna@ ")) == ["anna@example.org"]
+    assert _addresses(admin_client.get("/admin/subscribers?q=nobody")) == []
+    # LIKE wildcards in the search are literal characters.
+    assert _addresses(admin_client.get("/admin/subscribers?q=a_")) == ["a_c@example.org"]
+    assert _addresses(admin_client.get("/admin/subscribers?q=%25")) == []
+
+
+def test_the_status_filter_combines_with_the_search(app, admin_client, people):
+    assert _addresses(admin_client.get("/admin/subscribers?status=pending")) == ["anna.b@example.org"]
+    assert _addresses(admin_client.get("/admin/subscribers?status=confirmed&q=a")) == ["anna@example.org"]
+    assert len(_addresses(admin_client.get("/admin/subscribers?status=confirmed"))) == 3
+    assert admin_client.get("/admin/subscribers?status=nonsense").status_code == 400
+
+
+def test_pages_of_fifty_newest_first_with_stable_neighbours(app, admin_client):
+    with app.app_context():
+        for number in range(1, 121):
+            add_subscriber(f"user{number:03d}@example.org")
+        db.session.commit()
+    first = admin_client.get("/admin/subscribers")
+    html = first.get_data(as_text=True)
+    assert "120" in re.search(r'id="result-count">([^<]*)<', html).group(1)
+    assert _addresses(first) == [f"user{n:03d}@example.org" for n in range(120, 70, -1)]
+    next_link = re.search(r'rel="next" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert 'rel="prev"' not in html
+
+    second = admin_client.get(next_link)
+    assert _addresses(second) == [f"user{n:03d}@example.org" for n in range(70, 20, -1)]
+    html = second.get_data(as_text=True)
+    third = admin_client.get(re.search(r'rel="next" href="([^"]+)"', html).group(1).replace("&amp;", "&"))
+    assert _addresses(third) == [f"user{n:03d}@example.org" for n in range(20, 0, -1)]
+    assert 'rel="next"' not in third.get_data(as_text=True)
+
+    back = (
+        re.search(r'rel="prev" href="([^"]+)"', third.get_data(as_text=True)).group(1).replace("&amp;", "&")
+    )
+    assert _addresses(admin_client.get(back)) == _addresses(second)
+
+
+def test_paging_keeps_the_search_and_filter(app, admin_client):
+    with app.app_context():
+        for number in range(60):
+            add_subscriber(f"m{number:02d}@example.org")
+            add_subscriber(f"x{number:02d}@example.org")
+        db.session.commit()
+    html = admin_client.get("/admin/subscribers?q=M&status=confirmed").get_data(as_text=True)
+    link = re.search(r'rel="next" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert "q=M" in link and "status=confirmed" in link
+    rest = _addresses(admin_client.get(link))
+    assert rest == [f"m{n:02d}@example.org" for n in range(9, -1, -1)]
+
+
+def test_a_page_reads_only_its_own_rows(app, admin_client):
+    # Keyset pages: every statement that reads subscriber rows has a LIMIT, none an OFFSET.
+    with app.app_context():
+        for number in range(80):
+            add_subscriber(f"user{number}@example.org")
+        db.session.commit()
+    statements: list[tuple[str, object]] = []
+    with app.app_context():
+        engine = db.engine
+
+    def remember(_conn, _cursor, statement, parameters, *_args) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        html = admin_client.get("/admin/subscribers").get_data(as_text=True)
+        link = re.search(r'rel="next" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+        admin_client.get(link)
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    reads = [
+        (s, p)
+        for s, p in statements
+        if s.lstrip().upper().startswith("SELECT") and "FROM subscriber" in s and "count(" not in s.lower()
+    ]
+    assert len(reads) == 2
+    for statement, parameters in reads:
+        assert "LIMIT" in statement.upper()
+        if "OFFSET" in statement.upper():  # SQLite writes "LIMIT ? OFFSET ?" for any limit
+            assert list(parameters)[-1] == 0
+    assert "subscriber.id < " in reads[1][0]  # the second page starts after the first one's last id
+
+
+def test_prefix_search_is_an_index_range_on_the_address(app):
+    # Fast at 100k+ rows: the database can answer the search from the email index.
+    with app.app_context():
+        conditions = subscriber_search._conditions("anna", None)
+        query = db.select(db.literal(1)).select_from(subscriber_search.Subscriber).where(*conditions)
+        compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
+        if db.engine.dialect.name == "sqlite":
+            plan = " ".join(str(row) for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+            assert "SEARCH subscriber USING" in plan and "INDEX" in plan, plan
+            assert "(email>? AND email<?)" in plan, plan
+        else:
+            db.session.execute(text("SET LOCAL enable_seqscan = off"))
+            plan = " ".join(row[0] for row in db.session.execute(text(f"EXPLAIN {compiled}")))
+            assert "uq_subscriber_email" in plan, plan
+            assert "Index Cond" in plan, plan
+        db.session.rollback()
+
+
+def test_the_successor_bound_covers_exactly_the_prefix():
+    successor = subscriber_search._successor
+    assert successor("anna") == "annb"
+    assert successor("a@") == "aA"
+    assert "anna.b@example.org" < successor("anna") <= "annb@example.org"
+
+
+def _signed_up_and_confirmed(app, visitor, outbox_messages, email: str) -> int:
+    visitor.sign_up(email)
+    with app.app_context():
+        outbox.drain()
+    visitor.confirm(confirm_link(outbox_messages[-1]))
+    with app.app_context():
+        return subscribers.find_by_email(email).id
+
+
+def test_a_subscriber_page_shows_every_consent_event_with_its_evidence(
+    app, admin_client, visitor, outbox, clock
+):
+    subscriber_id = _signed_up_and_confirmed(app, visitor, outbox, "anna@example.org")
+    page = admin_client.get(f"/admin/subscribers/{subscriber_id}", headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    with app.app_context():
+        events = consent.history(subscribers.find_by_email("anna@example.org"))
+        assert [event.type for event in events] == [ConsentEventType.REQUESTED, ConsentEventType.CONFIRMED]
+        text_version = events[0].consent_text
+    assert html.count('class="event event-') == 2
+    # The test clock stands at 2026-03-02 08:00 UTC, which is 09:00 in Berlin (CET, UTC+1).
+    assert html.count("2026-03-02 08:00:00 UTC") == 2
+    assert "9:00:00" in html
+    assert "sign-up form" in html and "link in the mail" in html
+    assert html.count("127.0.0.1") == 2
+    assert html.count("Mozilla/5.0 (pytest)") == 2
+    assert text_version.sha256 in html
+    assert " ".join(text_version.text.split())[:80] in " ".join(html.split())
+    # The confirmation mail is listed with its outcome.
+    assert "confirmation request" in html
+    assert "badge-sent" in html
+
+
+def test_the_mails_list_shows_failures_with_the_reply(app, admin_client):
+    with app.app_context():
+        subscriber = add_subscriber("bounce@example.org", SubscriberStatus.PENDING)
+        delivery = outbox.enqueue(subscribers.MailKind.CONFIRM, subscriber, context={})
+        delivery.status = DeliveryStatus.FAILED
+        delivery.attempts = 1
+        delivery.last_reply = "550 5.1.1 <bounce@example.org>: no such user"
+        db.session.commit()
+        subscriber_id = subscriber.id
+    html = admin_client.get(f"/admin/subscribers/{subscriber_id}").get_data(as_text=True)
+    assert "550 5.1.1 &lt;bounce@example.org&gt;: no such user" in html
+    assert "badge-failed" in html
+
+
+def test_evidence_downloads_as_the_json_of_spec_7(app, admin_client, visitor, outbox):
+    subscriber_id = _signed_up_and_confirmed(app, visitor, outbox, "anna@example.org")
+    response = admin_client.get(f"/admin/subscribers/{subscriber_id}/evidence.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    data = json.loads(response.get_data(as_text=True))
+    with app.app_context():
+        assert data == consent.evidence(subscribers.find_by_email("anna@example.org"))
+    assert data["email"] == "anna@example.org"
+    assert data["status"] == "confirmed"
+    assert [event["type"] for event in data["events"]] == ["requested", "confirmed"]
+
+
+def test_withdrawal_on_behalf_asks_first_then_records_channel_admin(app, admin_client, visitor, outbox):
+    subscriber_id = _signed_up_and_confirmed(app, visitor, outbox, "anna@example.org")
+    with app.app_context():  # a mail still waiting for the address is cancelled with the withdrawal
+        waiting = outbox_module_enqueue(subscriber_id)
+
+    question = admin_client.get(f"/admin/subscribers/{subscriber_id}/withdraw")
+    assert question.status_code == 200
+    assert 'method="post"' in question.get_data(as_text=True)
+    with app.app_context():
+        assert subscribers.find_by_email("anna@example.org").status is SubscriberStatus.CONFIRMED
+
+    response = post(admin_client, f"/admin/subscribers/{subscriber_id}/withdraw")
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/admin/subscribers/{subscriber_id}"
+    with app.app_context():
+        subscriber = subscribers.find_by_email("anna@example.org")
+        assert subscriber.status is SubscriberStatus.WITHDRAWN
+        last = consent.history(subscriber)[-1]
+        assert last.type is ConsentEventType.WITHDRAWN
+        assert last.channel is ConsentChannel.ADMIN
+        assert db.session.get(Delivery, waiting).status is DeliveryStatus.CANCELLED
+    evidence = json.loads(
+        admin_client.get(f"/admin/subscribers/{subscriber_id}/evidence.json").get_data(as_text=True)
+    )
+    assert evidence["events"][-1]["type"] == "withdrawn"
+    assert evidence["events"][-1]["channel"] == "admin"
+
+    # Doing it again records nothing more, and the page no longer offers it.
+    post(admin_client, f"/admin/subscribers/{subscriber_id}/withdraw")
+    with app.app_context():
+        assert len(consent.history(subscribers.find_by_email("anna@example.org"))) == 3
+    page = admin_client.get(f"/admin/subscribers/{subscriber_id}").get_data(as_text=True)
+    assert f"/admin/subscribers/{subscriber_id}/withdraw" not in page
+
+
+def outbox_module_enqueue(subscriber_id: int) -> int:
+    from newsletter.models import MailKind, Subscriber
+
+    delivery = outbox.enqueue(MailKind.DIGEST, db.session.get(Subscriber, subscriber_id))
+    db.session.commit()
+    return delivery.id
+
+
+def test_unknown_subscribers_are_a_404_in_the_admin_layout(app, admin_client):
+    response = admin_client.get("/admin/subscribers/4711")
+    assert response.status_code == 404
+    assert "admin-bar" in response.get_data(as_text=True)
+    assert admin_client.get("/admin/subscribers/4711/evidence.json").status_code == 404
+    assert post(admin_client, "/admin/subscribers/4711/withdraw").status_code == 404
+
+
+def test_erased_subscribers_are_listed_without_address(app, admin_client):
+    with app.app_context():
+        add_subscriber(None, SubscriberStatus.ERASED)
+        db.session.commit()
+    page = admin_client.get("/admin/subscribers?status=erased", headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    assert "(erased)" in page.get_data(as_text=True)

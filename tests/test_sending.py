@@ -1,0 +1,267 @@
+"""The sending pipeline: no mail lost, none repeated beyond the mails in flight, work shared
+between workers, bounces counted, withdrawals honoured mid-send (issue 4).
+
+The tests that kill or run several worker processes need PostgreSQL (SKIP LOCKED across
+processes); they use the server in NEWSLETTER_TEST_POSTGRES_URI and skip loudly without it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from newsletter import consent, digest, outbox, subscribers
+from newsletter.extensions import db
+from newsletter.models import Delivery, DeliveryStatus, DigestTrigger, SubscriberStatus
+from newsletter.pacing import TokenBucket
+from newsletter.sender import Sender
+from tests.support import services
+from tests.support.factories import add_article
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def add_readers(count: int, start: int = 0) -> list[str]:
+    """``count`` confirmed subscribers, inserted in bulk; returns their addresses."""
+    when = datetime(2025, 1, 2, 10, 0, tzinfo=UTC)
+    emails = [f"reader{i}@example.org" for i in range(start, start + count)]
+    consent.import_confirmed([
+        consent.ImportedConsent(email=email, locale="de", source="test", ip=None, consented_at=when, confirmed_at=when)
+        for email in emails
+    ])
+    return emails
+
+
+def queue_digest(app, readers: int) -> list[str]:
+    with app.app_context():
+        emails = add_readers(readers)
+        add_article("Neuigkeiten")
+        digest.build_digest(DigestTrigger.COMMAND)
+        db.session.commit()
+    return emails
+
+
+def statuses(app) -> dict[DeliveryStatus, int]:
+    with app.app_context():
+        rows = db.session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all()
+        db.session.commit()
+    return dict(rows)
+
+
+@pytest.fixture
+def smtp_app(smtp_config, app):
+    return app
+
+
+@pytest.fixture
+def postgres_config(smtp_config):
+    """Settings on the PostgreSQL server, whatever database the rest of the suite uses."""
+    uri = services.postgres_uri()
+    services.require(services.reachable(uri), "PostgreSQL (127.0.0.1:5432)")
+    smtp_config["SQLALCHEMY_DATABASE_URI"] = uri
+    return smtp_config
+
+
+def worker_process(app, smtp_port: int, **settings) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSLETTER_", "FLASK_"))}
+    env.update(
+        NEWSLETTER_SECRET_KEY=app.config["SECRET_KEY"],
+        NEWSLETTER_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+        NEWSLETTER_INSTANCE_PATH=app.instance_path,
+        NEWSLETTER_MAIL_BACKEND="smtp",
+        NEWSLETTER_MAIL_SERVER="127.0.0.1",
+        NEWSLETTER_MAIL_PORT=str(smtp_port),
+        NEWSLETTER_MAIL_CONCURRENCY="4",
+        NEWSLETTER_SEND_INTERVAL_SECONDS="0.2",
+        NEWSLETTER_BASE_URL=app.config["BASE_URL"],
+        # no digest of its own: the worker only sends what the test queued
+        NEWSLETTER_DIGEST_SCHEDULE="0 0 1 1 *",
+        **{f"NEWSLETTER_{key}": str(value) for key, value in settings.items()},
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def wait_until_recorded(app, timeout: float = 60) -> None:
+    """Wait for the worker processes to record their last outcomes (they run on the wall clock)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        open_rows = sum(statuses(app).get(status, 0) for status in (DeliveryStatus.QUEUED, DeliveryStatus.SENDING))
+        if open_rows == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"deliveries still open: {statuses(app)}")
+
+
+def restart_after_lease(app, clock) -> outbox.SendReport:
+    """A new sender, started once the dead sender's leases ran out."""
+    clock.set(datetime.now(UTC) + timedelta(seconds=app.config["SEND_LEASE_SECONDS"] + 1))
+    with app.app_context():
+        return outbox.drain()
+
+
+def test_a_killed_sender_loses_nothing_and_repeats_at_most_one_mail_per_connection(
+    postgres_config, app, smtp_server, clock
+):
+    emails = queue_digest(app, 3000)
+    worker = worker_process(app, smtp_server.port)
+    try:
+        smtp_server.wait_for(1000, timeout=60)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.communicate(timeout=30)
+    killed_at = len(smtp_server.messages)
+    assert 1000 <= killed_at < 3000, "the kill should land in the middle of the digest"
+    report = restart_after_lease(app, clock)
+    counts = smtp_server.handler.recipient_counts()
+    assert set(counts) == set(emails)  # everyone has the digest
+    twice = [email for email, n in counts.items() if n > 1]
+    assert all(n <= 2 for n in counts.values())
+    assert len(twice) <= 4, f"{len(twice)} repeated, MAIL_CONCURRENCY is 4"
+    assert report.sent == 3000 - killed_at + len(twice)
+    assert statuses(app) == {DeliveryStatus.SENT: 3000}
+
+
+def test_two_workers_share_a_digest_and_send_each_mail_once(postgres_config, app, smtp_server):
+    emails = queue_digest(app, 3000)
+    workers = [worker_process(app, smtp_server.port) for _ in range(2)]
+    try:
+        smtp_server.wait_for(3000, timeout=120)
+        wait_until_recorded(app)
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        outputs = [worker.communicate(timeout=30)[0] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], outputs
+    counts = smtp_server.handler.recipient_counts()
+    assert counts == dict.fromkeys(emails, 1)
+    assert statuses(app) == {DeliveryStatus.SENT: 3000}
+
+
+def test_sigterm_finishes_the_mails_in_flight_and_gives_the_rest_back(postgres_config, app, smtp_server, clock):
+    emails = queue_digest(app, 3000)
+    worker = worker_process(app, smtp_server.port)
+    try:
+        smtp_server.wait_for(500, timeout=60)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0, output
+    assert "Traceback" not in output
+    after_stop = statuses(app)
+    assert DeliveryStatus.SENDING not in after_stop  # nothing left half-claimed
+    assert after_stop[DeliveryStatus.SENT] == len(smtp_server.messages)
+    restart_after_lease(app, clock)
+    assert smtp_server.handler.recipient_counts() == dict.fromkeys(emails, 1)
+
+
+def test_mail_goes_out_over_mail_concurrency_connections(smtp_app, smtp_server):
+    queue_digest(smtp_app, 200)
+    with smtp_app.app_context():
+        assert outbox.drain().sent == 200
+    assert len(set(smtp_server.handler.peers)) == smtp_app.config["MAIL_CONCURRENCY"] == 4
+
+
+def test_a_relay_down_for_a_while_delays_the_digest_but_loses_nothing(smtp_app, smtp_server, clock):
+    emails = queue_digest(smtp_app, 60)
+    smtp_server.stop()
+    with smtp_app.app_context():
+        report = outbox.drain()
+    assert report.sent == 0 and report.retrying == 60
+    with smtp_app.app_context():
+        rows = db.session.execute(select(Delivery.attempts, Delivery.status)).all()
+    assert set(rows) == {(0, DeliveryStatus.RETRYING)}  # never reached the relay: no attempt
+    smtp_server.start()
+    clock.advance(seconds=outbox.BACKOFF_SECONDS[0])
+    with smtp_app.app_context():
+        assert outbox.drain().sent == 60
+    assert smtp_server.handler.recipient_counts() == dict.fromkeys(emails, 1)
+
+
+def test_a_hard_bounce_fails_the_delivery_and_suspends_the_subscriber(smtp_app, smtp_server, runner, clock):
+    emails = queue_digest(smtp_app, 3)
+    smtp_server.handler.rcpt_replies[emails[1]] = "550 5.1.1 mailbox unavailable"
+    with smtp_app.app_context():
+        report = outbox.drain()
+    assert (report.sent, report.failed) == (2, 1)
+    with smtp_app.app_context():
+        bounced = subscribers.find_by_email(emails[1])
+        assert bounced.status is SubscriberStatus.SUSPENDED and bounced.bounce_count == 1
+        failed = db.session.execute(select(Delivery).where(Delivery.status == DeliveryStatus.FAILED)).scalar_one()
+        assert failed.last_reply == "550 5.1.1 mailbox unavailable"
+    assert json.loads(runner.invoke(args=["export-subscriber", emails[1]]).output)["status"] == "suspended"
+    with smtp_app.app_context():  # the next digest leaves the suspended address out
+        add_article("Second issue")
+        assert digest.build_digest(DigestTrigger.COMMAND).recipient_count == 2
+        db.session.commit()
+
+
+def test_bounce_limit_counts_hard_bounces_before_suspending(smtp_config, app, smtp_server):
+    app.config["BOUNCE_LIMIT"] = 2
+    emails = queue_digest(app, 1)
+    smtp_server.handler.rcpt_replies[emails[0]] = "550 5.1.1 mailbox unavailable"
+    with app.app_context():
+        outbox.drain()
+        subscriber = subscribers.find_by_email(emails[0])
+        assert subscriber.status is SubscriberStatus.CONFIRMED and subscriber.bounce_count == 1
+
+
+def test_a_subscriber_who_withdraws_mid_send_gets_nothing_more(smtp_app, smtp_server):
+    emails = queue_digest(smtp_app, 300)
+    with smtp_app.app_context(), Sender(smtp_app) as sender:
+        assert sender.send_batch(limit=100).sent == 100
+        late = subscribers.find_by_email(emails[250])
+        assert subscribers.withdraw(late, "one-click")
+        db.session.commit()
+        rest = sender.drain()
+    assert rest.sent == 199
+    counts = smtp_server.handler.recipient_counts()
+    assert emails[250] not in counts and len(counts) == 299
+
+
+def test_4xx_on_a_digest_is_retried_with_backoff(smtp_app, smtp_server, clock):
+    emails = queue_digest(smtp_app, 2)
+    smtp_server.handler.rcpt_replies[emails[0]] = "451 4.7.1 greylisted"
+    with smtp_app.app_context():
+        assert outbox.drain().retrying == 1
+    del smtp_server.handler.rcpt_replies[emails[0]]
+    with smtp_app.app_context():
+        assert outbox.drain().attempted == 0  # waits for its backoff
+    clock.advance(seconds=outbox.BACKOFF_SECONDS[0])
+    with smtp_app.app_context():
+        assert outbox.drain().sent == 1
+    assert smtp_server.handler.recipient_counts() == dict.fromkeys(emails, 1)
+
+
+def test_the_token_bucket_paces_without_real_waiting():
+    now = [0.0]
+    slept = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    bucket = TokenBucket(10, monotonic=lambda: now[0], sleep=sleep)
+    for _ in range(30):
+        bucket.acquire()
+    # 10 at once (the burst), then one every 0.1 s: 20 more take 2 s
+    assert now[0] == pytest.approx(2.0)
+    assert len(slept) == 20
+
+
+def test_mail_rate_limit_configures_the_senders_bucket(smtp_config, app):
+    app.config["MAIL_RATE_LIMIT"] = 25
+    assert Sender(app).bucket.rate == 25
+    app.config["MAIL_RATE_LIMIT"] = None
+    assert Sender(app).bucket is None
