@@ -29,13 +29,13 @@ import ipaddress
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from flask_babel import force_locale, gettext
-from sqlalchemy import event as sa_event
 from sqlalchemy import delete, exists, insert, inspect, select, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -78,14 +78,25 @@ def statement(language: str) -> str:
     return template.format(site_name=current_app.config["SITE_NAME"], button=button)
 
 
+#: How precisely ``ConsentText.last_shown_at`` follows the form's views: one write per hour
+#: and wording at most, not one per page view.
+LAST_SHOWN_PRECISION = timedelta(hours=1)
+
+
 def text_version(language: str) -> ConsentText:
-    """The stored version of the current statement in ``language``, created when first shown."""
+    """The stored version of the current statement in ``language``, created when first shown.
+
+    Also moves its ``last_shown_at`` forward (within :data:`LAST_SHOWN_PRECISION`), so the
+    versions tell which wording the form showed when.
+    """
     text = statement(language)
     digest = hashlib.sha256(text.encode()).hexdigest()
     version = find_text_version(digest)
-    if version is not None:
-        return version
     now = clock.now()
+    if version is not None:
+        if now - version.last_shown_at >= LAST_SHOWN_PRECISION:
+            version.last_shown_at = now
+        return version
     version = ConsentText(sha256=digest, language=language, text=text, first_shown_at=now, last_shown_at=now)
     try:
         with db.session.begin_nested():
@@ -114,7 +125,8 @@ def evidence_ip(ip: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
 
 
-_STATUS_AFTER = {
+#: The status each kind of event leaves behind; ``requested`` changes none.
+STATUS_AFTER = {
     ConsentEventType.CONFIRMED: SubscriberStatus.CONFIRMED,
     ConsentEventType.IMPORTED: SubscriberStatus.CONFIRMED,
     ConsentEventType.WITHDRAWN: SubscriberStatus.WITHDRAWN,
@@ -145,7 +157,7 @@ def record(
     # Chain onto the recorded head rather than onto the newest row found: were the newest
     # rows deleted, chaining onto what is left would hide the gap for good.
     prev_hash = subscriber.evidence_head
-    if text is not None:
+    if text is not None and type is ConsentEventType.REQUESTED:  # shown right now, on the form
         text.last_shown_at = max(text.last_shown_at, at)
     keep_personal = type in (ConsentEventType.REQUESTED, ConsentEventType.CONFIRMED, ConsentEventType.IMPORTED)
     event = ConsentEvent(
@@ -172,7 +184,7 @@ def record(
 def _move_status(subscriber: Subscriber, type: ConsentEventType, at: datetime) -> None:
     if type is ConsentEventType.REQUESTED:  # a request alone changes nothing until confirmed
         return
-    subscriber.status = _STATUS_AFTER[type]
+    subscriber.status = STATUS_AFTER[type]
     if type in (ConsentEventType.CONFIRMED, ConsentEventType.IMPORTED):
         subscriber.confirmed_at = at
         subscriber.withdrawn_at = None

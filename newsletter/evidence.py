@@ -6,9 +6,9 @@ that :mod:`newsletter.consent` wrote: each event's stored hash against its conte
 against the IP address and user agent present, and the last event against
 ``Subscriber.evidence_head``; and every consent wording against its SHA-256. So a changed
 row, a removed row in the middle, at the start or at the end of a chain, a changed wording,
-and personal data removed outside an erasure all show, each named by subscriber and event. The status must also follow from the events: a subscriber marked
-confirmed without a confirmation in its evidence is exactly what the evidence is there to
-rule out.
+and personal data removed outside an erasure all show, each named by subscriber and event.
+The status must also follow from the events: a subscriber marked confirmed without a
+confirmation in its evidence is exactly what the evidence is there to rule out.
 
 Subscribers are read in batches by id and their events in one query per batch, so memory
 stays flat with any number of subscribers.
@@ -29,15 +29,6 @@ from .extensions import db
 from .models import ConsentEvent, ConsentEventType, ConsentText, Subscriber, SubscriberStatus
 
 BATCH_SIZE = 1000
-
-#: The status each kind of event leaves behind; ``requested`` changes none.
-_STATUS_AFTER = {
-    ConsentEventType.CONFIRMED: SubscriberStatus.CONFIRMED,
-    ConsentEventType.IMPORTED: SubscriberStatus.CONFIRMED,
-    ConsentEventType.WITHDRAWN: SubscriberStatus.WITHDRAWN,
-    ConsentEventType.ERASED: SubscriberStatus.ERASED,
-}
-
 
 @dataclass(frozen=True)
 class Problem:
@@ -121,7 +112,8 @@ def verify_texts() -> Iterator[Problem]:
         select(ConsentText.id, ConsentText.sha256, ConsentText.text).order_by(ConsentText.id)
     ):
         if hashlib.sha256(text.encode()).hexdigest() != sha256:
-            yield Problem(None, None, "wording changed: it no longer matches its SHA-256", consent_text_id=text_id)
+            message = "wording changed: it no longer matches its SHA-256"
+            yield Problem(None, None, message, consent_text_id=text_id)
 
 
 def verify_subscriber(subscriber: Subscriber) -> list[Problem]:
@@ -140,38 +132,52 @@ def _events_between(first_id: int, last_id: int) -> dict[int, list[Any]]:
     return {key: list(group) for key, group in groupby(rows, key=lambda row: row.subscriber_id)}
 
 
+CHANGED = "content changed: the stored hash does not match the event"
+REMOVED_BEFORE = "the events before this one were removed (it links to a missing event)"
+REMOVED_BETWEEN = (
+    "an event between event {previous} and this one was removed, or one of them changed"
+)
+REMOVED_AFTER = "the events after this one were removed (it is not the recorded latest)"
+REMOVED_ALL = "all events were removed (the subscriber records a latest event)"
+
+
 def check_chain(subscriber: Any, events: Sequence[Any]) -> Iterator[Problem]:
-    """The problems of one chain: ``subscriber`` and ``events`` (oldest first) as rows or models
-    with the columns of :class:`Subscriber` and :class:`ConsentEvent` (plus
+    """The problems of one chain: ``subscriber`` and ``events`` (oldest first) as rows or
+    models with the columns of :class:`Subscriber` and :class:`ConsentEvent` (plus
     ``consent_text_sha256``)."""
     sid = subscriber.id
-    previous_hash = ""
-    for index, event in enumerate(events):
+    previous: Any = None
+    for event in events:
         if event.hash != _recomputed(event):
-            yield Problem(sid, event.id, "content changed: the stored hash does not match the event")
-        if event.prev_hash != previous_hash:
-            if index == 0:
-                yield Problem(sid, event.id, "the events before this one were removed (it links to a missing event)")
-            else:
-                yield Problem(
-                    sid, event.id,
-                    f"an event between event {events[index - 1].id} and this one was removed, or one of them changed",
-                )
+            yield Problem(sid, event.id, CHANGED)
+        if previous is None and event.prev_hash != "":
+            yield Problem(sid, event.id, REMOVED_BEFORE)
+        elif previous is not None and event.prev_hash != previous.hash:
+            yield Problem(sid, event.id, REMOVED_BETWEEN.format(previous=previous.id))
         personal = _personal_problem(subscriber, event)
         if personal:
             yield Problem(sid, event.id, personal)
-        previous_hash = event.hash
-    if (subscriber.evidence_head or "") != previous_hash:
-        if not events:
-            yield Problem(sid, None, "all events were removed (the subscriber records a latest event)")
+        previous = event
+    if (subscriber.evidence_head or "") != (previous.hash if previous is not None else ""):
+        if previous is None:
+            yield Problem(sid, None, REMOVED_ALL)
         else:
-            yield Problem(sid, events[-1].id, "the events after this one were removed (it is not the recorded latest)")
-    expected = _expected_status(events)
+            yield Problem(sid, previous.id, REMOVED_AFTER)
+    yield from _status_problems(subscriber, events)
+
+
+def _status_problems(subscriber: Any, events: Sequence[Any]) -> Iterator[Problem]:
     status = SubscriberStatus(subscriber.status)
-    if status is not expected and not (status is SubscriberStatus.SUSPENDED and expected is SubscriberStatus.CONFIRMED):
-        yield Problem(sid, None, f"status {status.value} does not follow from the events (expected {expected.value})")
+    expected = SubscriberStatus.PENDING
+    for event in events:
+        expected = consent.STATUS_AFTER.get(ConsentEventType(event.type), expected)
+    # Bounces suspend without a consent event (newsletter.bounces): not a change of consent.
+    bounced = status is SubscriberStatus.SUSPENDED and expected is SubscriberStatus.CONFIRMED
+    if status is not expected and not bounced:
+        message = f"status {status.value} does not follow from the events"
+        yield Problem(subscriber.id, None, f"{message} (expected {expected.value})")
     if status is SubscriberStatus.ERASED and subscriber.email is not None:
-        yield Problem(sid, None, "erased, but the address is still stored")
+        yield Problem(subscriber.id, None, "erased, but the address is still stored")
 
 
 def _recomputed(event: Any) -> str:
@@ -194,19 +200,13 @@ def _text_sha256(event: Any) -> str | None:
 
 
 def _personal_problem(subscriber: Any, event: Any) -> str | None:
-    if event.personal_salt is None:  # scrubbed: only erasure may do that, and it leaves nothing
+    if event.personal_salt is None:  # scrubbed: only erasure does that, and it leaves nothing
         if event.ip is not None or event.user_agent is not None:
-            return "IP address or user agent changed (present without the salt that proves them)"
+            return "IP address or user agent changed (present without the salt proving them)"
         if SubscriberStatus(subscriber.status) is not SubscriberStatus.ERASED:
             return "IP address and user agent were removed, but the subscriber was not erased"
         return None
-    if consent.personal_digest_of(event.personal_salt, event.ip, event.user_agent) != event.personal_digest:
+    recorded = consent.personal_digest_of(event.personal_salt, event.ip, event.user_agent)
+    if recorded != event.personal_digest:
         return "IP address or user agent changed"
     return None
-
-
-def _expected_status(events: Sequence[Any]) -> SubscriberStatus:
-    expected = SubscriberStatus.PENDING
-    for event in events:
-        expected = _STATUS_AFTER.get(ConsentEventType(event.type), expected)
-    return expected

@@ -37,7 +37,7 @@ class TokenBucket:
                 now = self._monotonic()
                 self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
                 self._updated = now
-                if self._tokens >= 1:
+                if self._tokens >= 1 - 1e-9:  # float sums of fractions land just below 1
                     self._tokens -= 1
                     return
                 wait = (1 - self._tokens) / self.rate

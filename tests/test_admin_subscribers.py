@@ -275,3 +275,11 @@ def test_erased_subscribers_are_listed_without_address(app, admin_client):
     page = admin_client.get("/admin/subscribers?status=erased", headers={"Accept-Language": "en"})
     assert page.status_code == 200
     assert "(erased)" in page.get_data(as_text=True)
+
+
+def test_every_state_shown_in_the_admin_area_has_a_label():
+    # A status, channel or mail kind added later must get a (translatable) name here too.
+    from newsletter.admin.formatting import LABELS
+
+    for enum_class, labels in LABELS.items():
+        assert set(labels) == set(enum_class), enum_class.__name__

@@ -23,17 +23,30 @@ def _source_messages() -> set[str]:
     return found
 
 
+def _key(message_id):
+    """A message's id; plural entries by their singular."""
+    return message_id[0] if isinstance(message_id, tuple | list) else message_id
+
+
+def _translated(string) -> bool:
+    return all(string) if isinstance(string, tuple | list) else bool(string)
+
+
 def test_every_message_in_code_and_templates_has_a_german_translation():
     with open(CATALOG / "messages.po", "rb") as handle:
         catalog = read_po(handle, locale="de")
-    translated = {message.id for message in catalog if message.id and message.string and not message.fuzzy}
+    translated = {
+        _key(message.id) for message in catalog if message.id and _translated(message.string) and not message.fuzzy
+    }
     missing = sorted(_source_messages() - translated)
     assert missing == [], "run `python3 dev.py babel` and translate: " + "; ".join(missing)
 
 
 def test_compiled_catalog_is_up_to_date():
     with open(CATALOG / "messages.po", "rb") as handle:
-        source = {m.id: m.string for m in read_po(handle, locale="de") if m.id and m.string}
+        source = {_key(m.id): tuple(m.string) if isinstance(m.string, tuple | list) else m.string
+                  for m in read_po(handle, locale="de") if m.id and _translated(m.string)}
     with open(CATALOG / "messages.mo", "rb") as handle:
-        compiled = {m.id: m.string for m in read_mo(handle) if m.id}
+        compiled = {_key(m.id): tuple(m.string) if isinstance(m.string, tuple | list) else m.string
+                    for m in read_mo(handle) if m.id}
     assert compiled == source, "run `python3 dev.py babel` to recompile messages.mo"

@@ -42,6 +42,7 @@ LABELS: dict[type[Enum], dict[Enum, object]] = {
         ConsentChannel.ONE_CLICK: _l("one-click unsubscribe"),
         ConsentChannel.ADMIN: _l("admin"),
         ConsentChannel.IMPORT: _l("import"),
+        ConsentChannel.RETENTION: _l("retention period ended"),
     },
     DeliveryStatus: {
         DeliveryStatus.QUEUED: _l("queued"),
@@ -55,6 +56,7 @@ LABELS: dict[type[Enum], dict[Enum, object]] = {
         MailKind.CONFIRM: _l("confirmation request"),
         MailKind.DIGEST: _l("digest"),
         MailKind.DIGEST_TEST: _l("digest test"),
+        MailKind.PREFERENCES_LINK: _l("link to the preferences"),
     },
     DigestTrigger: {
         DigestTrigger.SCHEDULE: _l("schedule"),

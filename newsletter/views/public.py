@@ -10,7 +10,8 @@ import json
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
 from flask_babel import get_locale
 
-from .. import consent, personal_data, preferences as prefs, subscribers, tokens
+from .. import consent, personal_data, subscribers, tokens
+from .. import preferences as prefs
 from ..extensions import csrf, db, limiter
 from ..forms import ActionForm, PreferencesLinkForm, SubscribeForm
 from ..models import ConsentChannel, Subscriber, SubscriberStatus
