@@ -16,11 +16,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from . import clock, consent, evidence
 from .extensions import db
+from .labels import label
 from .models import (
     ConsentChannel,
     ConsentEventType,
@@ -30,45 +30,6 @@ from .models import (
     Subscriber,
     SubscriberStatus,
 )
-
-LABELS: dict[type, dict[Any, Any]] = {
-    SubscriberStatus: {
-        SubscriberStatus.PENDING: _l("pending"),
-        SubscriberStatus.CONFIRMED: _l("confirmed"),
-        SubscriberStatus.WITHDRAWN: _l("withdrawn"),
-        SubscriberStatus.SUSPENDED: _l("suspended (bounces)"),
-        SubscriberStatus.ERASED: _l("erased"),
-    },
-    ConsentEventType: {
-        ConsentEventType.REQUESTED: _l("requested"),
-        ConsentEventType.CONFIRMED: _l("confirmed"),
-        ConsentEventType.WITHDRAWN: _l("withdrawn"),
-        ConsentEventType.ERASED: _l("erased"),
-        ConsentEventType.IMPORTED: _l("imported"),
-    },
-    ConsentChannel: {
-        ConsentChannel.FORM: _l("sign-up form"),
-        ConsentChannel.LINK: _l("link in the mail"),
-        ConsentChannel.ONE_CLICK: _l("one-click unsubscribe"),
-        ConsentChannel.ADMIN: _l("admin"),
-        ConsentChannel.IMPORT: _l("import"),
-        ConsentChannel.RETENTION: _l("end of the retention period"),
-    },
-    DeliveryStatus: {
-        DeliveryStatus.QUEUED: _l("queued"),
-        DeliveryStatus.SENDING: _l("sending"),
-        DeliveryStatus.SENT: _l("sent"),
-        DeliveryStatus.RETRYING: _l("retrying"),
-        DeliveryStatus.FAILED: _l("failed"),
-        DeliveryStatus.CANCELLED: _l("cancelled"),
-    },
-}
-
-
-def label(value: Any) -> Any:
-    """The translated name of a state (keyed by enum class: equal values of different enums
-    must not mix); the raw value for one without a label."""
-    return LABELS.get(type(value), {}).get(value, getattr(value, "value", value))
 
 
 @dataclass(frozen=True)

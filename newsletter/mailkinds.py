@@ -11,7 +11,7 @@ from flask import current_app, g
 from flask_babel import force_locale, format_date
 from markupsafe import escape
 
-from . import clock, digest, mail, tokens
+from . import clock, digest, mail, suppression, tokens
 from .extensions import db
 from .links import external_url
 from .models import Article, Delivery, Digest, MailKind, Subscriber, SubscriberStatus
@@ -190,7 +190,9 @@ class DigestTestMail:
         return delivery.to_address
 
     def eligible(self, delivery: Delivery) -> bool:
-        return delivery.to_address is not None
+        # An erased address is never mailed again, not even a preview an admin sends it.
+        address = delivery.to_address
+        return address is not None and not suppression.is_suppressed(address)
 
     def content(self, delivery: Delivery) -> mail.Content:
         locale = delivery.context.get("locale") or current_app.config["LANGUAGES"][0]

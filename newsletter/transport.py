@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import smtplib
-import socket
 import ssl
 import threading
 from contextlib import contextmanager
@@ -81,7 +80,7 @@ class SMTPConnection:
                 raise ConnectionFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
             self._reset()
             raise _classify(exc.smtp_code, exc.smtp_error) from exc
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             self.close()
             raise ConnectionFailure(f"connection: {exc}") from exc
         if refused:

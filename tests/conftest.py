@@ -19,6 +19,8 @@ from newsletter.extensions import db, limiter
 from tests.support import services
 from tests.support.smtp import SMTPServer
 
+pytest_plugins = ["tests.support.browser_fixtures"]
+
 #: A Monday morning in Berlin; tests move the clock from here.
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 TEST_DATABASE_URI = os.environ.get("NEWSLETTER_TEST_DATABASE_URI")

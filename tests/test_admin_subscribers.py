@@ -279,7 +279,29 @@ def test_erased_subscribers_are_listed_without_address(app, admin_client):
 
 def test_every_state_shown_in_the_admin_area_has_a_label():
     # A status, channel or mail kind added later must get a (translatable) name here too.
-    from newsletter.admin.formatting import LABELS
+    from newsletter.labels import LABELS
 
     for enum_class, labels in LABELS.items():
         assert set(labels) == set(enum_class), enum_class.__name__
+
+
+def test_printable_evidence_page_shows_every_event_and_the_doi_mail(app, admin_client, visitor, outbox):
+    from newsletter import outbox as sender
+    from newsletter import subscribers as subscriber_service
+    from tests.conftest import confirm_link
+
+    visitor.sign_up("print@example.org")
+    with app.app_context():
+        sender.drain()
+    visitor.confirm(confirm_link(outbox[-1]))
+    with app.app_context():
+        subscriber_id = subscriber_service.find_by_email("print@example.org").id
+    detail = admin_client.get(f"/admin/subscribers/{subscriber_id}").get_data(as_text=True)
+    assert f"/admin/subscribers/{subscriber_id}/evidence" in detail
+    page = admin_client.get(f"/admin/subscribers/{subscriber_id}/evidence")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "print@example.org" in html and "@media print" in html
+    assert "127.0.0.1" in html and "Mozilla/5.0 (pytest)" in html
+    assert "/confirm/" in html  # the confirmation mail as sent
+    assert admin_client.get("/admin/subscribers/999999/evidence").status_code == 404

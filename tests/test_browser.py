@@ -9,65 +9,15 @@ import pytest
 from newsletter import outbox, subscribers
 from newsletter.models import SubscriberStatus
 from tests.conftest import confirm_link
-from tests.support import services
 from tests.support.browser import (
     DESKTOP_VIEWPORT,
     PHONE_VIEWPORT,
     SCREENSHOTS,
-    LiveServer,
-    launch_chromium,
 )
 
 pytestmark = pytest.mark.browser
 
 EMAIL = "anna.beispiel@example.org"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    """One headless Chromium for the module; each test gets its own fresh contexts."""
-    services.require(services.chromium_available(), "Chromium (/usr/bin/chromium)")
-    from playwright.sync_api import sync_playwright
-
-    playwright = sync_playwright().start()
-    try:
-        browser = launch_chromium(playwright)
-        try:
-            yield browser
-        finally:
-            browser.close()
-    finally:
-        playwright.stop()
-
-
-@pytest.fixture
-def live_server(app):
-    with LiveServer(app) as server:
-        yield server
-
-
-@pytest.fixture
-def open_page(chromium, live_server):
-    """``open_page(locale, viewport=...)``: a page in a fresh browser context (own cookies).
-
-    Contexts are closed before the live server stops, so no connection outlives the test.
-    """
-    services.require(services.chromium_available(), "Chromium (/usr/bin/chromium)")
-    from playwright.sync_api import Page
-
-    contexts = []
-
-    def open_page(locale: str, viewport: dict | None = None) -> Page:
-        context = chromium.new_context(
-            locale=locale, viewport=viewport or DESKTOP_VIEWPORT, base_url=live_server.url
-        )
-        context.set_default_timeout(5_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_page
-    for context in contexts:
-        context.close()
 
 
 def _statement(page) -> str:

@@ -17,14 +17,11 @@ from newsletter import consent, outbox, subscribers
 from newsletter.extensions import db
 from newsletter.models import ConsentChannel, Digest
 from tests.conftest import START
-from tests.support import services
 from tests.support.admin import ADMIN_EMAIL, ADMIN_PASSWORD, create_admin
 from tests.support.browser import (
     DESKTOP_VIEWPORT,
     PHONE_VIEWPORT,
     SCREENSHOTS,
-    LiveServer,
-    launch_chromium,
 )
 from tests.support.factories import add_article
 
@@ -32,46 +29,6 @@ pytestmark = pytest.mark.browser
 
 READER = "leser@example.org"
 TITLES = ("Neue Preise ab April: was sich für Sie ändert", "Sonderangebot: Versandkostenfrei bis Sonntag")
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    services.require(services.chromium_available(), "Chromium (/usr/bin/chromium)")
-    from playwright.sync_api import sync_playwright
-
-    playwright = sync_playwright().start()
-    try:
-        browser = launch_chromium(playwright)
-        try:
-            yield browser
-        finally:
-            browser.close()
-    finally:
-        playwright.stop()
-
-
-@pytest.fixture
-def live_server(app):
-    with LiveServer(app) as server:
-        yield server
-
-
-@pytest.fixture
-def open_page(chromium, live_server):
-    """``open_page(locale, viewport=...)``: a page in a fresh browser context (own cookies)."""
-    contexts = []
-
-    def open_page(locale: str, viewport: dict | None = None):
-        context = chromium.new_context(
-            locale=locale, viewport=viewport or DESKTOP_VIEWPORT, base_url=live_server.url
-        )
-        context.set_default_timeout(5_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_page
-    for context in contexts:
-        context.close()
 
 
 #: Readers who signed up (and some of whom left again) over the last weeks, for the chart.

@@ -13,13 +13,11 @@ import pytest
 from newsletter import subscribers
 from newsletter.extensions import db
 from newsletter.models import SubscriberStatus
-from tests.support import services
 from tests.support.browser import (
     DESKTOP_VIEWPORT,
     PHONE_VIEWPORT,
     SCREENSHOTS,
     LiveServer,
-    launch_chromium,
 )
 from tests.support.factories import add_article, add_subscriber
 
@@ -47,41 +45,6 @@ ARTICLES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    """One headless Chromium for the module; each test gets its own fresh contexts."""
-    services.require(services.chromium_available(), "Chromium (/usr/bin/chromium)")
-    from playwright.sync_api import sync_playwright
-
-    playwright = sync_playwright().start()
-    try:
-        browser = launch_chromium(playwright)
-        try:
-            yield browser
-        finally:
-            browser.close()
-    finally:
-        playwright.stop()
-
-
-@pytest.fixture
-def open_page(chromium):
-    """``open_page(locale, viewport=..., base_url=...)``: a page in a fresh browser context."""
-    contexts = []
-
-    def open_page(locale: str, viewport: dict | None = None, base_url: str | None = None):
-        context = chromium.new_context(
-            locale=locale, viewport=viewport or DESKTOP_VIEWPORT, base_url=base_url
-        )
-        context.set_default_timeout(5_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
 @pytest.fixture
 def digest_mails(smtp_config, app, runner, smtp_server):
     """Send a digest to one German and one English reader over real SMTP; mails by language."""
@@ -107,9 +70,9 @@ def digest_mails(smtp_config, app, runner, smtp_server):
     [("desktop", DESKTOP_VIEWPORT), ("phone", PHONE_VIEWPORT)],
     ids=["desktop", "phone"],
 )
-def test_screenshot_of_the_digest(digest_mails, open_page, language, name, viewport):
+def test_screenshot_of_the_digest(digest_mails, new_page, language, name, viewport):
     html = digest_mails[language].get_body(("html",)).get_content()
-    page = open_page(f"{language}-DE" if language == "de" else "en-US", viewport=viewport)
+    page = new_page(f"{language}-DE" if language == "de" else "en-US", viewport=viewport)
     page.set_content(html)
     # Nothing sticks out sideways, even long titles on a small screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
@@ -132,7 +95,7 @@ def test_screenshot_of_the_digest(digest_mails, open_page, language, name, viewp
     assert path.stat().st_size > 0
 
 
-def test_leaving_through_the_link_in_the_digest(digest_mails, app, open_page):
+def test_leaving_through_the_link_in_the_digest(digest_mails, app, new_page):
     from playwright.sync_api import expect
 
     message = digest_mails["en"]
@@ -142,7 +105,7 @@ def test_leaving_through_the_link_in_the_digest(digest_mails, app, open_page):
     assert message["List-Unsubscribe"] == f"<{link}>"  # the body link and the header are one URL
 
     with LiveServer(app) as server:
-        page = open_page("en-US", base_url=server.url)
+        page = new_page("en-US", base_url=server.url)
         page.goto(server.url + link.removeprefix(app.config["BASE_URL"]))
         button = page.get_by_role("button", name="Unsubscribe")
         expect(button).to_be_visible()

@@ -66,7 +66,9 @@ def test_the_page_holds_every_event_the_wording_and_the_mail_as_sent(smtp_config
 def test_the_page_shows_a_broken_chain(app, visitor, outbox):
     ann = sign_up_and_confirm(app, visitor, outbox, "ann@example.org")
     with app.app_context():
-        db.session.execute(text("UPDATE consent_event SET channel = 'admin' WHERE subscriber_id = :id"), {"id": ann})
+        db.session.execute(
+            text("UPDATE consent_event SET channel = 'admin' WHERE subscriber_id = :id"), {"id": ann}
+        )
         db.session.commit()
     page = page_of(app, ann)
     assert "The hash chain shows changes" in page

@@ -9,12 +9,12 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from newsletter import tokens
+from newsletter import digest, subscribers, tokens
 from newsletter.extensions import db
 from newsletter.models import Delivery, DigestTrigger, MailKind, Subscriber, SubscriberStatus
 from newsletter.models.subscriber import new_nonce
 from tests.conftest import Visitor, confirm_link, hidden_fields
-from tests.support.factories import add_subscriber
+from tests.support.factories import add_article, add_subscriber
 from tests.support.flows import drain, link_in, sign_up_and_confirm
 
 
@@ -66,9 +66,6 @@ def test_pending_sign_ups_see_the_request_and_no_unsubscribe_button(app, client)
 
 def test_download_holds_everything_as_an_attachment_never_cached(app, client, ann, clock):
     with app.app_context():
-        from newsletter import digest
-        from tests.support.factories import add_article
-
         add_article("Neu")
         db.session.commit()
         digest.build_digest(DigestTrigger.COMMAND)
@@ -176,8 +173,6 @@ def test_fresh_link_goes_only_to_known_addresses_with_the_same_answer(smtp_confi
 def test_erased_addresses_get_no_link(app, client, visitor, outbox):
     ann = sign_up_and_confirm(app, visitor, outbox, "ann@example.org")
     with app.app_context():
-        from newsletter import subscribers
-
         subscribers.erase(db.session.get(Subscriber, ann), "link")
         db.session.commit()
     sent_before = len(outbox)

@@ -11,7 +11,11 @@ ENGLISH = {"Accept-Language": "en"}
     ("mode", "said", "not_said"),
     [
         ("full", "We also record your IP address and browser identification", "shortened IP address"),
-        ("truncated", "We also record a shortened IP address and your browser identification", "your IP address and"),
+        (
+            "truncated",
+            "We also record a shortened IP address and your browser identification",
+            "your IP address and",
+        ),
         ("none", "We do not record your IP address", "shortened IP address"),
     ],
 )

@@ -43,7 +43,8 @@ def test_never_confirmed_sign_ups_go_after_the_retention_period(app, runner, vis
     bob = sign_up_and_confirm(app, visitor, outbox, "bob@example.org")
     csv = tmp_path / "list.csv"
     csv.write_text(
-        "email,consented_at,confirmed_at,ip,source\ncarl@example.org,2024-05-01T10:00:00Z,2024-05-01T10:05:00Z,,shop\n",
+        "email,consented_at,confirmed_at,ip,source\n"
+        "carl@example.org,2024-05-01T10:00:00Z,2024-05-01T10:05:00Z,,shop\n",
         encoding="utf-8",
     )
     runner.invoke(args=["import-subscribers", str(csv)])
@@ -92,7 +93,9 @@ def test_purging_a_sign_up_does_not_reset_the_confirmation_mail_cap(config, app,
     assert count(app, Subscriber) == 1 and count(app, Delivery) == 1 and count(app, DoiSend) == 1
 
 
-def test_withdrawn_consents_evidence_is_erased_after_the_evidence_period(app, runner, visitor, outbox, clock, tmp_path):
+def test_withdrawn_consents_evidence_is_erased_after_the_evidence_period(
+    app, runner, visitor, outbox, clock, tmp_path
+):
     ann = sign_up_and_confirm(app, visitor, outbox, "ann@example.org")
     bob = sign_up_and_confirm(app, visitor, outbox, "bob@example.org")
     clock.advance(days=30)

@@ -5,9 +5,8 @@ Revises:
 Create Date: 2026-11-24 03:39:10.241830
 
 """
+import sqlalchemy as sa
 from alembic import op
-import sqlalchemy as sa
-import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0001'

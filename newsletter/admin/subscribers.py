@@ -8,6 +8,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from .. import consent, subscribers
+from ..evidence_report import render_evidence_page
 from ..extensions import db
 from ..models import ConsentChannel, Subscriber, SubscriberStatus
 from . import bp, queries, subscriber_search
@@ -56,6 +57,12 @@ def subscriber_evidence(subscriber_id: int):
         mimetype="application/json",
         headers={"Content-Disposition": f'attachment; filename="evidence-subscriber-{subscriber.id}.json"'},
     )
+
+
+@bp.get("/subscribers/<int:subscriber_id>/evidence")
+def subscriber_evidence_page(subscriber_id: int):
+    """The printable evidence page (prints well to PDF): every event, wording, DOI mail as sent."""
+    return render_evidence_page(db.get_or_404(Subscriber, subscriber_id))
 
 
 @bp.route("/subscribers/<int:subscriber_id>/withdraw", methods=["GET", "POST"])
