@@ -17,10 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from . import bounces, clock
@@ -221,20 +222,45 @@ _DELIVERY = Delivery.__table__
 
 
 def record(outcomes: list[Outcome], connection: Connection) -> None:
-    """Write outcomes on ``connection`` in one short transaction and commit it."""
+    """Write outcomes on ``connection`` in one short transaction and commit it.
+
+    Outcomes of the same shape go in one executemany, so a sender's threads can share a
+    commit: the database work per mail stays small however fast the relay is.
+    """
     if not outcomes:
         return
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for outcome in outcomes:
-        values: dict[str, Any] = {"status": outcome.status, "lease_expires_at": None}
-        if outcome.attempts is not None:
-            values["attempts"] = outcome.attempts
-        if outcome.reply is not None:
-            values["last_reply"] = outcome.reply[:512]
-        if outcome.next_attempt_at is not None:
-            values["next_attempt_at"] = outcome.next_attempt_at
-        if outcome.status is DeliveryStatus.SENT:
-            values.update(sent_at=clock.now(), message_id=outcome.message_id, sent_text=outcome.sent_text)
-        connection.execute(_DELIVERY.update().where(_DELIVERY.c.id == outcome.delivery_id).values(values))
+        values = _values(outcome)
+        groups.setdefault(tuple(sorted(values)), []).append(
+            {"delivery_id": outcome.delivery_id, **{f"v_{key}": value for key, value in values.items()}}
+        )
+    for columns, rows in groups.items():
+        connection.execute(_update_statement(columns), rows)
+    for outcome in outcomes:
         if outcome.bounced_subscriber_id is not None:
             bounces.record(outcome.bounced_subscriber_id, connection)
     connection.commit()
+
+
+def _values(outcome: Outcome) -> dict[str, Any]:
+    values: dict[str, Any] = {"status": outcome.status, "lease_expires_at": None}
+    if outcome.attempts is not None:
+        values["attempts"] = outcome.attempts
+    if outcome.reply is not None:
+        values["last_reply"] = outcome.reply[:512]
+    if outcome.next_attempt_at is not None:
+        values["next_attempt_at"] = outcome.next_attempt_at
+    if outcome.status is DeliveryStatus.SENT:
+        values.update(sent_at=clock.now(), message_id=outcome.message_id, sent_text=outcome.sent_text)
+    return values
+
+
+@lru_cache(maxsize=16)
+def _update_statement(columns: tuple[str, ...]):
+    """UPDATE delivery SET <columns> WHERE id = :delivery_id, for executemany."""
+    return (
+        _DELIVERY.update()
+        .where(_DELIVERY.c.id == bindparam("delivery_id"))
+        .values({name: bindparam(f"v_{name}", type_=_DELIVERY.c[name].type) for name in columns})
+    )

@@ -74,10 +74,14 @@ class Sender:
         self._threads: list[threading.Thread] = []
         self._report = outbox.SendReport()
         self._report_lock = threading.Lock()
+        #: (outcome, recorded) pairs from the connection threads to the recording thread
+        self._outcomes: queue.Queue = queue.Queue()
 
     def __enter__(self) -> Sender:
         self._recorder = outbox.recorder()
         self._connection = self._recorder.__enter__()
+        self._recording = threading.Thread(target=self._record_loop, name="sender-records", daemon=True)
+        self._recording.start()
         for number in range(self.concurrency):
             thread = threading.Thread(target=self._connection_loop, name=f"sender-{number}", daemon=True)
             thread.start()
@@ -89,6 +93,8 @@ class Sender:
             self._queue.put(_DONE)
         for thread in self._threads:
             thread.join()
+        self._outcomes.put(_DONE)
+        self._recording.join()
         self._recorder.__exit__(None, None, None)
 
     def drain(self, max_rounds: int | None = None) -> outbox.SendReport:
@@ -148,22 +154,43 @@ class Sender:
         return items
 
     def _connection_loop(self) -> None:
-        with (
-            self.app.app_context(),
-            transport.connect(self.app) as connection,
-            outbox.recorder() as database,
-        ):
+        with self.app.app_context(), transport.connect(self.app) as connection:
             while True:
                 item = self._queue.get()
                 try:
                     if item is _DONE:
                         return
-                    self._finish([self._deliver(connection, item)], database)
-                except Exception:  # the row stays "sending"; the lease brings it back
-                    logger.exception("recording a delivery outcome failed")
-                    database.rollback()
+                    recorded = threading.Event()
+                    self._outcomes.put((self._deliver(connection, item), recorded))
+                    recorded.wait()  # never more than one handed-over mail unrecorded per connection
                 finally:
                     self._queue.task_done()
+
+    def _record_loop(self) -> None:
+        """Record the connections' outcomes, several per transaction when they come together."""
+        with self.app.app_context(), outbox.recorder() as database:
+            while True:
+                first = self._outcomes.get()
+                if first is _DONE:
+                    return
+                batch = [first]
+                while len(batch) < 64:
+                    try:
+                        pending = self._outcomes.get_nowait()
+                    except queue.Empty:
+                        break
+                    if pending is _DONE:
+                        self._outcomes.put(_DONE)
+                        break
+                    batch.append(pending)
+                try:
+                    self._finish([outcome for outcome, _ in batch], database)
+                except Exception:  # the rows stay "sending"; their lease brings them back
+                    logger.exception("recording delivery outcomes failed")
+                    database.rollback()
+                finally:
+                    for _, recorded in batch:
+                        recorded.set()
 
     def _deliver(self, connection, item: _Item) -> outbox.Outcome:
         if self.relay_down.is_set() or stop_requested():
