@@ -26,10 +26,10 @@ _MESSAGES = {
 
 def _page(code: int, title=None, message=None):
     default_title, default_message = _MESSAGES.get(code, _MESSAGES[400])
-    return (
-        render_template("errors/error.html", code=code, title=title or default_title, message=message or default_message),
-        code,
+    page = render_template(
+        "errors/error.html", code=code, title=title or default_title, message=message or default_message
     )
+    return page, code
 
 
 def init_app(app: Flask) -> None:
