@@ -16,7 +16,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import Integer, func, insert, literal, select, update
 
-from . import clock, mail
+from . import clock, mail, suppression
 from .extensions import db
 from .forms import normalise_email
 from .models import (
@@ -143,6 +143,10 @@ def _queue_deliveries(digest_id: int, now: datetime) -> int:
     return result.rowcount
 
 
+class SuppressedAddress(ValueError):
+    """The address is on the suppression list: nobody may mail it, not even a test."""
+
+
 def queue_test(address: str, locale: str | None = None) -> Delivery:
     """Queue a preview of the next digest to ``address`` (an admin's own), in ``locale``.
 
@@ -150,13 +154,17 @@ def queue_test(address: str, locale: str | None = None) -> Delivery:
     carries no personal unsubscribe link: it goes to no subscriber.
 
     :raises ValueError: ``address`` is not a valid email address.
+    :raises SuppressedAddress: ``address`` was erased at its owner's request.
     """
     languages = current_app.config["LANGUAGES"]
     now = clock.now()
+    address = normalise_email(address)
+    if suppression.is_suppressed(address):
+        raise SuppressedAddress(address)
     delivery = Delivery(
         kind=MailKind.DIGEST_TEST,
         subscriber_id=None,
-        to_address=normalise_email(address),
+        to_address=address,
         context={"locale": locale if locale in languages else languages[0]},
         status=DeliveryStatus.QUEUED,
         attempts=0,

@@ -158,6 +158,21 @@ def test_a_test_send_to_a_bad_address_gets_the_page_again(app, admin_client, new
     assert _deliveries(app) == []
 
 
+def test_a_test_send_to_an_erased_address_is_refused(app, admin_client, news):
+    # The suppression list binds admins too: an erased address gets no mail, not even a test.
+    from newsletter import suppression
+
+    with app.app_context():
+        suppression.suppress("gone@example.org", "erased")
+        db.session.commit()
+    response = post(
+        admin_client, "/admin/digests/test", {"email": "Gone@Example.org"}, headers={"Accept-Language": "en"}
+    )
+    assert response.status_code == 422
+    assert "was erased at its owner" in response.get_data(as_text=True)
+    assert _deliveries(app) == []
+
+
 def test_send_now_asks_first_and_then_only_queues(app, admin_client, news, outbox):
     question = admin_client.get("/admin/digests/send-now", headers={"Accept-Language": "en"})
     assert question.status_code == 200

@@ -66,7 +66,11 @@ def digest_send_test():
         history = queries.recent_digests(limit=HISTORY_SIZE)
         return _render_list(history, None, form, 422)
     locale = preview.language(request.form.get("lang"), str(get_locale()))
-    digest.queue_test(form.email.data, locale=locale)
+    try:
+        digest.queue_test(form.email.data, locale=locale)
+    except digest.SuppressedAddress:
+        form.email.errors.append(_("This address was erased at its owner's request and must not be mailed."))
+        return _render_list(queries.recent_digests(limit=HISTORY_SIZE), None, form, 422)
     db.session.commit()
     flash(_("A test of the next digest is on its way to %(email)s.", email=form.email.data), "success")
     return redirect(url_for("admin.digest_list"))
