@@ -68,6 +68,17 @@ while True:
 """
 
 
+def drop_database(kind: str, name: str) -> None:
+    if kind == "sqlite":
+        return
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(PG_ADMIN_URI, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def fresh_database(kind: str, name: str, folder: Path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{folder / 'bench.db'}"
@@ -145,6 +156,7 @@ def one_run(size: int, database: str, port: int, run: int) -> dict:
                   "--url", f"https://news.bench.example/articles/{n}",
                   "--summary", "A summary of a couple of sentences. " * 6)
         send_seconds, peak_kib, output = flask(env, "send-digest")
+        drop_database(database, f"bench_{size}_{run}")
         return {
             "import_s": import_seconds,
             "digest_msgs_s": size / send_seconds,
