@@ -16,7 +16,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import Integer, func, insert, literal, select, update
 
-from . import clock, mail, suppression
+from . import clock, mail, outbox, suppression
 from .extensions import db
 from .forms import normalise_email
 from .models import (
@@ -157,23 +157,15 @@ def queue_test(address: str, locale: str | None = None) -> Delivery:
     :raises SuppressedAddress: ``address`` was erased at its owner's request.
     """
     languages = current_app.config["LANGUAGES"]
-    now = clock.now()
     address = normalise_email(address)
     if suppression.is_suppressed(address):
         raise SuppressedAddress(address)
-    delivery = Delivery(
-        kind=MailKind.DIGEST_TEST,
-        subscriber_id=None,
+    return outbox.enqueue(
+        MailKind.DIGEST_TEST,
+        None,
         to_address=address,
         context={"locale": locale if locale in languages else languages[0]},
-        status=DeliveryStatus.QUEUED,
-        attempts=0,
-        created_at=now,
-        next_attempt_at=now,
     )
-    db.session.add(delivery)
-    db.session.flush()
-    return delivery
 
 
 def delivery_counts(digest_id: int) -> dict[DeliveryStatus, int]:

@@ -38,16 +38,21 @@ CLAIM_BATCH = 500
 
 def enqueue(
     kind: MailKind,
-    subscriber: Subscriber,
+    subscriber: Subscriber | None,
     *,
+    to_address: str | None = None,
     context: dict[str, Any] | None = None,
     digest_id: int | None = None,
 ) -> Delivery:
-    """Queue one mail in the caller's transaction; flushes, never commits."""
+    """Queue one mail in the caller's transaction; flushes, never commits.
+
+    ``to_address`` is for mails to nobody's subscription (an admin's test send).
+    """
     now = clock.now()
     delivery = Delivery(
         kind=kind,
         subscriber=subscriber,
+        to_address=to_address,
         digest_id=digest_id,
         context=context or {},
         status=DeliveryStatus.QUEUED,
