@@ -66,7 +66,8 @@ class Content:
 
 
 def _rewrap(text: str) -> str:
-    """Wrap the lines a filled-in value made longer than TEXT_WIDTH; lines with a URL stay whole."""
+    """Wrap lines longer than TEXT_WIDTH (a template's long paragraph, or one a filled-in value
+    made longer); lines with a URL stay whole."""
     if all(len(line) <= TEXT_WIDTH for line in text.split("\n")):
         return text
     return "\n".join(
@@ -93,7 +94,7 @@ def render(name: str, locale: str, **context) -> Content:
         subject = render_template(f"email/{name}.subject.txt", **context)
         text = render_template(f"email/{name}.txt", **context)
         html = render_template(f"email/{name}.html", locale=locale, **context)
-    return Content(subject=" ".join(subject.split()), text=text.strip() + "\n", html=_inliner.inline(html))
+    return Content(subject=" ".join(subject.split()), text=_rewrap(text.strip() + "\n"), html=_inliner.inline(html))
 
 
 def render_subject(name: str, locale: str, **context) -> str:
