@@ -41,6 +41,9 @@ class Config:
     #: Parallel SMTP connections of one sender; optional messages per second.
     MAIL_CONCURRENCY = 4
     MAIL_RATE_LIMIT: float | None = None
+    #: Processes that send one run of mail together on PostgreSQL (0: one per CPU); the
+    #: connections and the rate above are divided between them. Always 1 on SQLite.
+    SEND_PROCESSES = 0
     #: How long a claimed mail may stay in flight before another sender takes it.
     SEND_LEASE_SECONDS = 60
     #: How often the worker looks for mail to send.

@@ -186,12 +186,11 @@ def article_count(digest_id: int) -> int:
     ).scalar_one()
 
 
-def unreached_count(digest_id: int) -> int:
-    """Deliveries of the digest handed back unsent because the relay could not be reached."""
+def waiting_count(digest_id: int) -> int:
+    """Deliveries of the digest that still wait for a sender (this one or another)."""
     return db.session.execute(
         select(func.count()).where(
             Delivery.digest_id == digest_id,
-            Delivery.status == DeliveryStatus.RETRYING,
-            Delivery.attempts == 0,
+            Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]),
         )
     ).scalar_one()

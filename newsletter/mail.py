@@ -13,7 +13,8 @@ message bytes directly (headers verbatim, parts in base64) rather than through
 
 from __future__ import annotations
 
-import base64
+import binascii
+import re
 import textwrap
 import uuid
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import css_inline
 from flask import current_app, render_template
@@ -49,31 +50,110 @@ class Content:
     text: str
     html: str
     headers: dict[str, str] = field(default_factory=dict)
+    #: The encoded start of the text and HTML parts where it is the same in every mail filled
+    #: from one rendering (set by :meth:`filled`); :func:`build_message` encodes only the rest.
+    shared_starts: tuple[_SharedStart | None, _SharedStart | None] = field(
+        default=(None, None), compare=False, repr=False
+    )
 
     def filled(self, values: Mapping[str, str], html_values: Mapping[str, str] | None = None) -> Content:
         """This content with every marker replaced: plain in the text, escaped in the HTML.
 
         :param html_values: values that differ in the HTML part (already escaped there).
         """
-        text, html, headers = self.text, self.html, dict(self.headers)
-        for name, value in values.items():
-            marker = placeholder(name)
-            text = text.replace(marker, value)
-            shown = html_values[name] if html_values and name in html_values else str(escape(value))
-            html = html.replace(marker, shown)
-            headers = {key: header.replace(marker, value) for key, header in headers.items()}
-        return replace(self, text=_rewrap(text), html=html, headers=headers)
+        shown = {name: str(escape(value)) for name, value in values.items()}
+        shown.update(html_values or {})
+        template = self._template
+        return replace(
+            self,
+            text=template.text.fill(values),
+            html=template.html.fill(shown),
+            headers={key: header.fill(values) for key, header in template.headers.items()},
+            shared_starts=template.shared_starts,
+        )
+
+    @cached_property
+    def _template(self) -> _Template:
+        return _Template(self)
+
+
+class _Template:
+    """A rendering split at its markers once, for the many readers it is filled for."""
+
+    def __init__(self, content: Content) -> None:
+        self.text = _FillableText(content.text)
+        self.html = _Fillable(content.html)
+        self.headers = {key: _Fillable(value) for key, value in content.headers.items()}
+        self.shared_starts = (_SharedStart.of(self.text.start), _SharedStart.of(self.html.start))
+
+
+_MARKER = re.compile(r"@@nl-([a-z_]+)@@")
+
+
+class _Fillable:
+    """A string split at its :func:`placeholder` markers; :meth:`fill` joins it with values."""
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, source: str) -> None:
+        #: literal, name, literal, name, …, literal
+        self._parts = _MARKER.split(source)
+
+    @property
+    def start(self) -> str:
+        """The text before the first marker."""
+        return self._parts[0]
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        parts = self._parts
+        if len(parts) == 1:
+            return parts[0]
+        filled = parts.copy()
+        for index in range(1, len(parts), 2):
+            name = parts[index]
+            filled[index] = values[name] if name in values else placeholder(name)
+        return "".join(filled)
+
+
+class _FillableText:
+    """A text part whose lines with markers are wrapped again once filled (a value can make a
+    line longer than TEXT_WIDTH); the other lines were wrapped when rendered."""
+
+    __slots__ = ("_chunks", "start")
+
+    def __init__(self, source: str) -> None:
+        #: runs of lines without markers (one string each), and single lines with markers
+        self._chunks: list[str | _Fillable] = []
+        plain: list[str] = []
+        for line in source.split("\n"):
+            if _MARKER.search(line):
+                if plain:
+                    self._chunks.append("\n".join(plain))
+                    plain = []
+                self._chunks.append(_Fillable(line))
+            else:
+                plain.append(line)
+        if plain:
+            self._chunks.append("\n".join(plain))
+        match = _MARKER.search(source)
+        self.start = source[: match.start()] if match else source
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        return "\n".join(
+            chunk if isinstance(chunk, str) else _rewrap(chunk.fill(values)) for chunk in self._chunks
+        )
 
 
 def _rewrap(text: str) -> str:
     """Wrap lines longer than TEXT_WIDTH (a template's long paragraph, or one a filled-in value
     made longer); lines with a URL stay whole."""
-    if all(len(line) <= TEXT_WIDTH for line in text.split("\n")):
+    lines = text.split("\n")
+    if max(map(len, lines)) <= TEXT_WIDTH:
         return text
     return "\n".join(
         line if len(line) <= TEXT_WIDTH or "://" in line
         else textwrap.fill(line, TEXT_WIDTH, break_long_words=False, break_on_hyphens=False)
-        for line in text.split("\n")
+        for line in lines
     )
 
 
@@ -138,7 +218,7 @@ def build_message(content: Content, to: str, *, date: datetime, message_id: str 
     headers = {
         "From": from_header,
         "To": to,
-        "Date": format_datetime(date),
+        "Date": _date_header(date),
         "Message-ID": message_id,
         "Subject": _encoded(content.subject),
         **{key: _encoded(value) for key, value in content.headers.items()},
@@ -151,13 +231,18 @@ def build_message(content: Content, to: str, *, date: datetime, message_id: str 
     body = b"".join(
         [
             f"\r\n\r\n--{boundary}\r\n".encode(),
-            _part("plain", content.text),
+            _part("plain", content.text, content.shared_starts[0]),
             f"\r\n--{boundary}\r\n".encode(),
-            _part("html", content.html),
+            _part("html", content.html, content.shared_starts[1]),
             f"\r\n--{boundary}--\r\n".encode(),
         ]
     )
     return RawMail(sender=address, recipient=to, message_id=message_id, data=head + body)
+
+
+@lru_cache(maxsize=8)
+def _date_header(date: datetime) -> str:
+    return format_datetime(date)
 
 
 @lru_cache(maxsize=256)
@@ -168,6 +253,7 @@ def _encoded(value: str) -> str:
     return Header(value, "utf-8").encode(maxlinelen=76)
 
 
+@lru_cache(maxsize=1024)  # most header lines are the same in every mail of a send
 def _header_line(name: str, value: str) -> str:
     lines = value.split("\n")  # Header.encode() folds with "\n " continuation lines
     if "\r" in value or any(not line.startswith((" ", "\t")) for line in lines[1:]):
@@ -177,12 +263,59 @@ def _header_line(name: str, value: str) -> str:
     return f"{name}: " + "\r\n".join(lines)
 
 
-def _part(subtype: str, text: str) -> bytes:
+def _part(subtype: str, text: str, shared_start: _SharedStart | None = None) -> bytes:
+    head = f"Content-Type: text/{subtype}; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n".encode()
+    if shared_start is not None and (body := shared_start.encode(text)) is not None:
+        return head + body
+    return head + _base64_lines(_wire_text(text))
+
+
+def _wire_text(text: str) -> bytes:
+    """``text`` in UTF-8 with CRLF line ends, ending with one."""
     text = text.replace("\r\n", "\n")
     if not text.endswith("\n"):
         text += "\n"
-    encoded = base64.encodebytes(text.replace("\n", "\r\n").encode("utf-8"))
-    return (
-        f"Content-Type: text/{subtype}; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n".encode()
-        + encoded.replace(b"\n", b"\r\n").rstrip(b"\r\n")
-    )
+    return text.replace("\n", "\r\n").encode("utf-8")
+
+
+#: RFC 2045 §6.8: encoded lines of at most 76 characters, each 57 bytes of the input.
+_BASE64_LINE = 76
+_BASE64_LINE_INPUT = 57
+
+
+def _base64_lines(data: bytes) -> bytes:
+    """``data`` in base64, in lines of 76 characters separated by CRLF (one C call for the
+    encoding; ``base64.encodebytes`` makes one per 57 bytes). No line can start with a dot."""
+    encoded = binascii.b2a_base64(data, newline=False)
+    return b"\r\n".join([encoded[start : start + _BASE64_LINE] for start in range(0, len(encoded), _BASE64_LINE)])
+
+
+class _SharedStart:
+    """The base64 lines of a part's start that every mail of a rendering shares.
+
+    Base64 turns each 57 input bytes into one 76-character line on its own, so the lines for
+    the first whole multiple of 57 bytes of the shared start are the same in every mail and
+    are encoded once; per mail only the rest is (a digest's readers differ at its end).
+    """
+
+    __slots__ = ("_start", "_rest_of_start", "_lines")
+
+    def __init__(self, start: str, whole: int, data: bytes) -> None:
+        self._start = start
+        self._rest_of_start = data[whole:]
+        self._lines = _base64_lines(data[:whole]) + b"\r\n"
+
+    @classmethod
+    def of(cls, start: str) -> _SharedStart | None:
+        if "\r" in start:  # keep line-end normalisation from meeting a CR at the boundary
+            return None
+        data = start.replace("\n", "\r\n").encode("utf-8")
+        whole = len(data) // _BASE64_LINE_INPUT * _BASE64_LINE_INPUT
+        return cls(start, whole, data) if whole else None
+
+    def encode(self, text: str) -> bytes | None:
+        """The part's body for ``text``; None when ``text`` does not begin with this start."""
+        if not text.startswith(self._start) or len(text) == len(self._start):
+            return None
+        rest = text[len(self._start) :]
+        return self._lines + _base64_lines(self._rest_of_start + _wire_text(rest))

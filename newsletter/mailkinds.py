@@ -13,28 +13,32 @@ from markupsafe import escape
 
 from . import clock, digest, mail, suppression, tokens
 from .extensions import db
-from .links import external_url
-from .models import Article, Delivery, Digest, MailKind, Subscriber, SubscriberStatus
+from .links import external_url, token_url_builder
+from .models import Article, Delivery, Digest, MailKind, SubscriberStatus
+from .outbox import ClaimedMail
+
+#: A delivery as the sender reads it (:class:`outbox.ClaimedMail`), or the ORM row itself.
+Mail = Delivery | ClaimedMail
 
 
 class MailSpec(Protocol):
-    def recipient(self, delivery: Delivery) -> str | None:
+    def recipient(self, delivery: Mail) -> str | None:
         """The address the mail goes to."""
 
-    def eligible(self, delivery: Delivery) -> bool:
+    def eligible(self, delivery: Mail) -> bool:
         """Whether the mail may still go out; checked right before sending."""
 
-    def content(self, delivery: Delivery) -> mail.Content: ...
+    def content(self, delivery: Mail) -> mail.Content: ...
 
 
 class ConfirmMail:
     """The double-opt-in request: neutral, no advertising (COMPLIANCE items 10–11)."""
 
-    def recipient(self, delivery: Delivery) -> str | None:
+    def recipient(self, delivery: Mail) -> str | None:
         return delivery.subscriber.email
 
-    def eligible(self, delivery: Delivery) -> bool:
-        subscriber: Subscriber = delivery.subscriber
+    def eligible(self, delivery: Mail) -> bool:
+        subscriber = delivery.subscriber
         return (
             subscriber.email is not None
             and subscriber.status not in (SubscriberStatus.CONFIRMED, SubscriberStatus.ERASED)
@@ -42,7 +46,7 @@ class ConfirmMail:
             and delivery.context.get("nonce") == subscriber.confirm_nonce
         )
 
-    def content(self, delivery: Delivery) -> mail.Content:
+    def content(self, delivery: Mail) -> mail.Content:
         subscriber = delivery.subscriber
         return mail.render(
             "confirm",
@@ -150,26 +154,34 @@ def _long_date(locale: str, moment: datetime) -> str:
 class DigestMail:
     """A digest to one subscriber: the articles, why they get it, how to leave (COMPLIANCE 53)."""
 
-    def recipient(self, delivery: Delivery) -> str | None:
+    def recipient(self, delivery: Mail) -> str | None:
         return delivery.subscriber.email
 
-    def eligible(self, delivery: Delivery) -> bool:
+    def eligible(self, delivery: Mail) -> bool:
         # Withdrawal, suspension or erasure after the digest was queued cancels the mail.
-        subscriber: Subscriber = delivery.subscriber
+        subscriber = delivery.subscriber
         return subscriber.email is not None and subscriber.status is SubscriberStatus.CONFIRMED
 
-    def content(self, delivery: Delivery) -> mail.Content:
-        subscriber: Subscriber = delivery.subscriber
+    def content(self, delivery: Mail) -> mail.Content:
+        subscriber = delivery.subscriber
         confirmed = subscriber.confirmed_at is not None
         prepared = _prepared_digest(delivery.digest_id, subscriber.locale, confirmed)
         values, html_values = personal_values(
             subscriber.locale,
             email=subscriber.email,
             confirmed_at=subscriber.confirmed_at,
-            unsubscribe_url=external_url("public.unsubscribe", token=tokens.make_unsubscribe_token(subscriber)),
-            preferences_url=external_url("public.preferences", token=tokens.make_preferences_token(subscriber)),
+            unsubscribe_url=_token_url("public.unsubscribe", tokens.make_unsubscribe_token(subscriber)),
+            preferences_url=_token_url("public.preferences", tokens.make_preferences_token(subscriber)),
         )
         return prepared.filled(values, html_values)
+
+
+def _token_url(endpoint: str, token: str) -> str:
+    """``external_url(endpoint, token=token)``, with the rest of the link built once per run."""
+    builders = g.setdefault("token_url_builders", {})
+    if endpoint not in builders:
+        builders[endpoint] = token_url_builder(endpoint)
+    return builders[endpoint](token)
 
 
 def _prepared_digest(digest_id: int, locale: str, confirmed: bool) -> mail.Content:
@@ -186,15 +198,15 @@ class DigestTestMail:
     """A preview of the next digest, to the address an admin chose; it goes to no subscriber,
     so it carries no unsubscribe link and no one-click header."""
 
-    def recipient(self, delivery: Delivery) -> str | None:
+    def recipient(self, delivery: Mail) -> str | None:
         return delivery.to_address
 
-    def eligible(self, delivery: Delivery) -> bool:
+    def eligible(self, delivery: Mail) -> bool:
         # An erased address is never mailed again, not even a preview an admin sends it.
         address = delivery.to_address
         return address is not None and not suppression.is_suppressed(address)
 
-    def content(self, delivery: Delivery) -> mail.Content:
+    def content(self, delivery: Mail) -> mail.Content:
         locale = delivery.context.get("locale") or current_app.config["LANGUAGES"][0]
         content = mail.render(
             "digest",
@@ -214,15 +226,15 @@ class PreferencesLinkMail:
     The link is made at sending, so its lifetime starts then and no working link waits in
     the queue."""
 
-    def recipient(self, delivery: Delivery) -> str | None:
+    def recipient(self, delivery: Mail) -> str | None:
         return delivery.subscriber.email
 
-    def eligible(self, delivery: Delivery) -> bool:
-        subscriber: Subscriber = delivery.subscriber
+    def eligible(self, delivery: Mail) -> bool:
+        subscriber = delivery.subscriber
         return subscriber.email is not None and subscriber.status is not SubscriberStatus.ERASED
 
-    def content(self, delivery: Delivery) -> mail.Content:
-        subscriber: Subscriber = delivery.subscriber
+    def content(self, delivery: Mail) -> mail.Content:
+        subscriber = delivery.subscriber
         return mail.render(
             "preferences_link",
             delivery.context.get("locale") or subscriber.locale,

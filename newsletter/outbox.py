@@ -12,11 +12,12 @@ one mail per connection.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -26,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 
 from . import bounces, clock
 from .extensions import db
-from .models import Delivery, DeliveryStatus, MailKind, Subscriber
+from .models import Delivery, DeliveryStatus, MailKind, Subscriber, SubscriberStatus
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +144,61 @@ def claim(limit: int = CLAIM_BATCH) -> list[int]:
     return sorted(claimed)
 
 
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """What composing a mail needs of its subscriber."""
+
+    id: int
+    email: str | None
+    status: SubscriberStatus
+    locale: str
+    confirmed_at: datetime | None
+    confirm_nonce: str
+    access_nonce: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMail:
+    """A claimed delivery as a sender composes it: plain values, read without the ORM (a
+    sender reads thousands of them; the mail kinds read the same names off a Delivery)."""
+
+    id: int
+    kind: MailKind
+    attempts: int
+    digest_id: int | None
+    to_address: str | None
+    context: dict[str, Any]
+    subscriber: Recipient | None
+
+    @property
+    def subscriber_id(self) -> int | None:
+        return self.subscriber.id if self.subscriber is not None else None
+
+
+_CLAIMED_COLUMNS = (
+    Delivery.id, Delivery.kind, Delivery.attempts, Delivery.digest_id, Delivery.to_address, Delivery.context,
+)
+_RECIPIENT_COLUMNS = (
+    Subscriber.id, Subscriber.email, Subscriber.status, Subscriber.locale, Subscriber.confirmed_at,
+    Subscriber.confirm_nonce, Subscriber.access_nonce,
+)
+
+
+def load_claimed(ids: list[int]) -> list[ClaimedMail]:
+    """The deliveries ``ids`` with their subscribers as they are now, in id order."""
+    rows = db.session.execute(
+        select(*_CLAIMED_COLUMNS, *_RECIPIENT_COLUMNS)
+        .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.id.in_(ids))
+        .order_by(Delivery.id)
+    )
+    split = len(_CLAIMED_COLUMNS)
+    return [
+        ClaimedMail(*row[:split], Recipient(*row[split:]) if row[split] is not None else None)
+        for row in rows
+    ]
+
+
 def send_pending(limit: int = CLAIM_BATCH):
     """Claim one batch of due mails and send it; returns a :class:`SendReport`."""
     from .sender import Sender
@@ -229,23 +285,65 @@ _DELIVERY = Delivery.__table__
 def record(outcomes: list[Outcome], connection: Connection) -> None:
     """Write outcomes on ``connection`` in one short transaction and commit it.
 
-    Outcomes of the same shape go in one executemany, so a sender's threads can share a
-    commit: the database work per mail stays small however fast the relay is.
+    On PostgreSQL a batch is one statement whatever its size (a sender waits for it before
+    each hand-over, so its cost bounds the sending rate); elsewhere outcomes of the same shape
+    go in one executemany.
     """
     if not outcomes:
         return
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for outcome in outcomes:
-        values = _values(outcome)
-        groups.setdefault(tuple(sorted(values)), []).append(
-            {"delivery_id": outcome.delivery_id, **{f"v_{key}": value for key, value in values.items()}}
-        )
-    for columns, rows in groups.items():
-        connection.execute(_update_statement(columns), rows)
+    if connection.dialect.name == "postgresql":
+        _update_from_json([_values(outcome) | {"id": outcome.delivery_id} for outcome in outcomes], connection)
+    else:
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for outcome in outcomes:
+            values = _values(outcome)
+            groups.setdefault(tuple(sorted(values)), []).append(
+                {"delivery_id": outcome.delivery_id, **{f"v_{key}": value for key, value in values.items()}}
+            )
+        for columns, rows in groups.items():
+            connection.execute(_update_statement(columns), rows)
     for outcome in outcomes:
         if outcome.bounced_subscriber_id is not None:
             bounces.record(outcome.bounced_subscriber_id, connection)
     connection.commit()
+
+
+#: The columns an outcome may set, with their SQL types (lease_expires_at is always cleared);
+#: a value left out keeps the column as it is.
+_OUTCOME_COLUMNS = {
+    "status": "varchar",
+    "attempts": "integer",
+    "last_reply": "varchar",
+    "next_attempt_at": "timestamp",
+    "sent_at": "timestamp",
+    "message_id": "varchar",
+    "sent_text": "text",
+}
+_UPDATE_FROM_JSON = (
+    "UPDATE delivery SET lease_expires_at = NULL, "
+    + ", ".join(f"{column} = COALESCE(outcome.{column}, delivery.{column})" for column in _OUTCOME_COLUMNS)
+    + " FROM json_to_recordset(%(outcomes)s::json) AS outcome(id integer, "
+    + ", ".join(f"{column} {kind}" for column, kind in _OUTCOME_COLUMNS.items())
+    + ") WHERE delivery.id = outcome.id"
+    # The ids again as an array, so the rows are found through the primary key even when the
+    # table's statistics are stale (right after a digest's fan-out the planner would scan).
+    + " AND delivery.id = ANY(%(ids)s::integer[])"
+)
+
+
+def _update_from_json(rows: list[dict[str, Any]], connection: Connection) -> None:
+    """Every outcome of a batch in one statement, its values as one JSON document: the
+    driver passes one string instead of adapting a parameter per value."""
+    document = json.dumps([{key: _json_value(value) for key, value in row.items()} for row in rows])
+    ids = "{" + ",".join(str(int(row["id"])) for row in rows) + "}"
+    connection.exec_driver_sql(_UPDATE_FROM_JSON, {"outcomes": document, "ids": ids})
+
+
+def _json_value(value: Any) -> Any:
+    """Datetimes as the columns keep them (UTCDateTime: naive UTC)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat()
+    return value
 
 
 def _values(outcome: Outcome) -> dict[str, Any]:

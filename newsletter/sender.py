@@ -2,10 +2,14 @@
 
 One thread composes (rendering is CPU work, and a digest is rendered once per language, not
 once per reader); MAIL_CONCURRENCY threads each own one SMTP connection, reused for every
-message, pace themselves through a shared token bucket (MAIL_RATE_LIMIT), and record each
-outcome right after the hand-over. So a sender killed at any moment repeats at most one mail
-per connection and loses none (its claimed rows return to the queue when the lease ends).
-A bounded queue between the two keeps memory flat however many recipients there are.
+message, and pace themselves through a shared token bucket (MAIL_RATE_LIMIT); one thread
+stores the outcomes, several per statement when they come together. A connection hands its
+next message over (the final dot of DATA) only once the previous one's outcome is stored,
+so a sender killed at any moment repeats at most one mail per connection and loses none (its
+claimed rows return to the queue when the lease ends); the store's round trip overlaps the
+next message's transmission. A bounded queue between composing and sending keeps memory
+flat however many recipients there are. :mod:`newsletter.sendpool` runs several senders in
+processes of their own.
 
 :func:`request_stop` (the worker's SIGTERM handler) lets the mails in flight finish, gives
 the rest of the claimed batch back to the queue, and stops.
@@ -19,13 +23,11 @@ import threading
 from dataclasses import dataclass
 
 from flask import Flask
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from . import clock, mail, outbox, transport
 from .extensions import db
 from .mailkinds import SPECS
-from .models import Delivery, MailKind
+from .models import MailKind
 from .pacing import TokenBucket
 
 logger = logging.getLogger(__name__)
@@ -63,11 +65,12 @@ _DONE = object()
 class Sender:
     """Sends due mail with a pool of connections; use as a context manager."""
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, *, connections: int | None = None, rate: float | None = None) -> None:
+        """``connections`` and ``rate`` default to MAIL_CONCURRENCY and MAIL_RATE_LIMIT."""
         self.app = app
         smtp = app.config["MAIL_BACKEND"] == "smtp"
-        self.concurrency = max(1, app.config["MAIL_CONCURRENCY"]) if smtp else 1
-        rate = app.config.get("MAIL_RATE_LIMIT")
+        self.concurrency = max(1, connections or app.config["MAIL_CONCURRENCY"]) if smtp else 1
+        rate = rate or app.config.get("MAIL_RATE_LIMIT")
         self.bucket = TokenBucket(rate) if rate else None
         self.relay_down = threading.Event()
         self._queue: queue.Queue = queue.Queue(maxsize=self.concurrency * 8)
@@ -130,9 +133,7 @@ class Sender:
 
     def _compose(self, ids: list[int]) -> list[_Item]:
         """Render the chunk's mails in one read transaction; record the ones that cannot go."""
-        deliveries = db.session.execute(
-            select(Delivery).where(Delivery.id.in_(ids)).options(joinedload(Delivery.subscriber)).order_by(Delivery.id)
-        ).scalars().all()
+        deliveries = outbox.load_claimed(ids)
         now = clock.now()
         items, outcomes = [], []
         for delivery in deliveries:
@@ -154,17 +155,23 @@ class Sender:
         return items
 
     def _connection_loop(self) -> None:
+        """Send the queue's mails over one connection, each handed over only once the one
+        before it is recorded: never more than one unrecorded mail per connection, while the
+        record's round trip overlaps the next message's transmission."""
+        previous: threading.Event | None = None
         with self.app.app_context(), transport.connect(self.app) as connection:
             while True:
                 item = self._queue.get()
-                try:
-                    if item is _DONE:
-                        return
-                    recorded = threading.Event()
-                    self._outcomes.put((self._deliver(connection, item), recorded))
-                    recorded.wait()  # never more than one handed-over mail unrecorded per connection
-                finally:
+                if item is _DONE:
                     self._queue.task_done()
+                    return
+                try:
+                    outcome = self._deliver(connection, item, previous.wait if previous else None)
+                except Exception:  # a bug, not the relay: the mail may have gone; its lease decides
+                    logger.exception("sending delivery %r failed", item.delivery_id)
+                    outcome = outbox.released(item.delivery_id, "not sent: sender error")
+                previous = threading.Event()
+                self._outcomes.put((outcome, previous))
 
     def _record_loop(self) -> None:
         """Record the connections' outcomes, several per transaction when they come together."""
@@ -191,15 +198,16 @@ class Sender:
                 finally:
                     for _, recorded in batch:
                         recorded.set()
+                        self._queue.task_done()  # a batch is done once its outcomes are stored
 
-    def _deliver(self, connection, item: _Item) -> outbox.Outcome:
+    def _deliver(self, connection, item: _Item, before_handover) -> outbox.Outcome:
         if self.relay_down.is_set() or stop_requested():
             return outbox.released(item.delivery_id, "not sent: relay unreachable or sender stopping")
         if self.bucket is not None:
             self.bucket.acquire()
         attempts = item.attempts + 1
         try:
-            connection.send(item.mail)
+            connection.send(item.mail, before_handover)
         except transport.ConnectionFailure as exc:
             self.relay_down.set()
             logger.warning("mail relay unreachable; the rest waits: %s", exc.reply)

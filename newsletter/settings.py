@@ -24,6 +24,7 @@ _TYPED_KEYS: dict[str, tuple[type, ...]] = {
     "MAIL_CONCURRENCY": (int,),
     "MAIL_RATE_LIMIT": (int, float, type(None)),
     "SEND_LEASE_SECONDS": (int,),
+    "SEND_PROCESSES": (int,),
     "SEND_INTERVAL_SECONDS": (int, float),
     "BOUNCE_LIMIT": (int,),
     "FEED_URLS": (list,),
@@ -88,6 +89,8 @@ def validate(app: Flask) -> None:
     for key in _POSITIVE_KEYS:
         if config[key] <= 0:
             raise ConfigError(f"{key} must be greater than 0, got {config[key]!r}")
+    if config["SEND_PROCESSES"] < 0:
+        raise ConfigError(f"SEND_PROCESSES must be 0 for one per CPU, or more, got {config['SEND_PROCESSES']!r}")
     for url in config["FEED_URLS"]:
         if not isinstance(url, str) or not url.strip().startswith(("http://", "https://")):
             raise ConfigError(f"FEED_URLS must list http:// or https:// addresses, got {url!r}")

@@ -7,12 +7,16 @@ SECRET_KEY_FALLBACKS, so rotating the key keeps old links (above all unsubscribe
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 
 from flask import current_app
-from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, Signer, TimestampSigner, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode
+from itsdangerous.serializer import Serializer
+from itsdangerous.signer import HMACAlgorithm
 
 from . import clock
 from .extensions import db
@@ -63,15 +67,54 @@ def _untimed(salt: str) -> URLSafeSerializer:
     return _untimed_for(_keys(), salt)
 
 
+class _SHA1HMAC(HMACAlgorithm):
+    """itsdangerous's default signature (HMAC-SHA1) in one C call: given a digest function
+    rather than a name, :func:`hmac.new` falls back to its pure-Python implementation."""
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        return hmac.digest(key, value, "sha1")
+
+
+class _Quick(Serializer):
+    """Signs a digest's two tokens per reader at a quarter of the cost, with the same tokens.
+
+    Our payloads are a few dozen bytes, which zlib never shortens, so the URL-safe
+    serializers' compression attempt is skipped (tokens with a compressed payload still load);
+    the signer for the serializer's own salt is made once instead of on every call; and the
+    HMAC is computed in C.
+    """
+
+    def dump_payload(self, obj) -> bytes:
+        return base64_encode(Serializer.dump_payload(self, obj))
+
+    def make_signer(self, salt: str | bytes | None = None) -> Signer:
+        if salt is not None and salt != self.salt:
+            return super().make_signer(salt)
+        if "_own_signer" not in self.__dict__:
+            self.__dict__["_own_signer"] = super().make_signer()
+        return self.__dict__["_own_signer"]
+
+
+_QUICK_SIGNING = {"algorithm": _SHA1HMAC()}
+
+
+class _QuickTimed(_Quick, URLSafeTimedSerializer):
+    pass
+
+
+class _QuickUntimed(_Quick, URLSafeSerializer):
+    pass
+
+
 # Serializers are built once per key list and salt: a digest signs two tokens per reader.
 @lru_cache(maxsize=32)
 def _timed_for(keys: tuple[str, ...], salt: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(list(keys), salt=salt, signer=_ClockSigner)
+    return _QuickTimed(list(keys), salt=salt, signer=_ClockSigner, signer_kwargs=_QUICK_SIGNING)
 
 
 @lru_cache(maxsize=32)
 def _untimed_for(keys: tuple[str, ...], salt: str) -> URLSafeSerializer:
-    return URLSafeSerializer(list(keys), salt=salt)
+    return _QuickUntimed(list(keys), salt=salt, signer_kwargs=_QUICK_SIGNING)
 
 
 def make_confirm_token(subscriber: Subscriber) -> str:

@@ -65,6 +65,7 @@ def test_layers_instance_file_then_environment_then_overrides(clean_env, tmp_pat
         ("EVIDENCE_IP", "half", "EVIDENCE_IP must be one of full, truncated, none"),
         ("TIMEZONE", "Mars/Olympus", "TIMEZONE 'Mars/Olympus' is not a known time zone"),
         ("BASE_URL", "news.example.org", "BASE_URL must start with http"),
+        ("SEND_PROCESSES", "-1", "SEND_PROCESSES must be 0 for one per CPU, or more"),
     ],
 )
 def test_mistyped_environment_values_are_refused_clearly(clean_env, tmp_path, key, value, message):

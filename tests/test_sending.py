@@ -71,7 +71,8 @@ def postgres_config(smtp_config):
     return smtp_config
 
 
-def worker_process(app, smtp_port: int, **settings) -> subprocess.Popen:
+def flask_process(app, smtp_port: int, command: str, **settings) -> subprocess.Popen:
+    """``flask --app wsgi COMMAND`` in a process of its own, on the test's database and relay."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSLETTER_", "FLASK_"))}
     env.update(
         NEWSLETTER_SECRET_KEY=app.config["SECRET_KEY"],
@@ -88,9 +89,13 @@ def worker_process(app, smtp_port: int, **settings) -> subprocess.Popen:
         **{f"NEWSLETTER_{key}": str(value) for key, value in settings.items()},
     )
     return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
+        [sys.executable, "-m", "flask", "--app", "wsgi", command],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
+
+
+def worker_process(app, smtp_port: int, **settings) -> subprocess.Popen:
+    return flask_process(app, smtp_port, "worker", **settings)
 
 
 def wait_until_recorded(app, timeout: float = 60) -> None:
@@ -265,3 +270,68 @@ def test_mail_rate_limit_configures_the_senders_bucket(smtp_config, app):
     assert Sender(app).bucket.rate == 25
     app.config["MAIL_RATE_LIMIT"] = None
     assert Sender(app).bucket is None
+
+
+def test_send_digest_on_postgresql_sends_from_several_processes_each_mail_once(postgres_config, app, smtp_server):
+    with app.app_context():
+        emails = add_readers(600)
+        add_article("Neuigkeiten")
+        db.session.commit()
+    command = flask_process(app, smtp_server.port, "send-digest", SEND_PROCESSES=2)
+    output, _ = command.communicate(timeout=120)
+    assert command.returncode == 0, output
+    assert "queued 600, sent 600, failed 0" in output, output
+    assert smtp_server.handler.recipient_counts() == dict.fromkeys(emails, 1)
+    # MAIL_CONCURRENCY (4) stays the total: two connections in each of the two processes
+    assert len(set(smtp_server.handler.peers)) == 4
+    assert statuses(app) == {DeliveryStatus.SENT: 600}
+
+
+def test_sqlite_sends_from_one_process_whatever_send_processes_says(smtp_config, app):
+    from newsletter import sendpool
+
+    app.config["SEND_PROCESSES"] = 4
+    with app.app_context():
+        expected = 4 if db.engine.dialect.name == "postgresql" else 1
+        assert sendpool.process_count(app) == expected
+
+
+def test_connections_and_rate_are_divided_between_the_processes(smtp_config, app):
+    from newsletter.sendpool import SendPool
+
+    app.config.update(MAIL_CONCURRENCY=5, MAIL_RATE_LIMIT=30)
+    pool = SendPool(app, 2)
+    first, second = pool.sender(0), pool.sender(1)
+    assert (first.concurrency, second.concurrency) == (3, 2)
+    assert first.bucket.rate == second.bucket.rate == 15
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "one-command-at-a-time"])
+def test_relays_with_and_without_pipelining_get_every_mail_once(smtp_app, smtp_server, pipelining):
+    smtp_server.handler.pipelining = pipelining
+    emails = queue_digest(smtp_app, 40)
+    smtp_server.handler.rcpt_replies[emails[3]] = "550 5.1.1 mailbox unavailable"
+    smtp_server.handler.rcpt_replies[emails[4]] = "451 4.7.1 greylisted"
+    with smtp_app.app_context():
+        report = outbox.drain()
+    assert (report.sent, report.failed, report.retrying) == (38, 1, 1)
+    expected = dict.fromkeys(emails, 1)
+    del expected[emails[3]], expected[emails[4]]
+    assert smtp_server.handler.recipient_counts() == expected
+    assert (smtp_server.handler.pipelined_sessions > 0) is pipelining
+
+
+def test_a_refused_sender_address_holds_the_mail_back_and_bounces_nobody(smtp_app, smtp_server, clock):
+    emails = queue_digest(smtp_app, 5)
+    smtp_server.handler.mail_from_reply = "550 5.7.1 sender not allowed"
+    with smtp_app.app_context():
+        report = outbox.drain()
+        assert report.sent == 0 and report.failed == 0
+        rows = db.session.execute(select(Delivery.attempts, Delivery.status)).all()
+        assert set(rows) == {(0, DeliveryStatus.RETRYING)}  # our configuration, not the readers' fault
+        assert {subscribers.find_by_email(e).status for e in emails} == {SubscriberStatus.CONFIRMED}
+        db.session.commit()
+    smtp_server.handler.mail_from_reply = None
+    clock.advance(seconds=outbox.BACKOFF_SECONDS[0])
+    with smtp_app.app_context():
+        assert outbox.drain().sent == 5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
 
 from newsletter import tokens
 from newsletter.extensions import db
@@ -99,3 +100,17 @@ def test_tokens_for_unknown_subscribers_are_invalid(app):
         token = tokens.make_unsubscribe_token(ghost)
         with pytest.raises(tokens.InvalidToken):
             tokens.load_unsubscribe_token(token)
+
+
+def test_tokens_are_the_ones_itsdangerous_makes_by_default(app, subscriber, clock):
+    """The sender's quicker signing changes nothing about the tokens: links in mails sent
+    before it keep working, and any itsdangerous serializer with the key reads them."""
+    key = app.config["SECRET_KEY"]
+    with app.app_context():
+        sub = load(app, subscriber)
+        unsubscribe = tokens.make_unsubscribe_token(sub)
+        preferences = tokens.make_preferences_token(sub)
+    assert unsubscribe == URLSafeSerializer(key, salt=tokens.UNSUBSCRIBE).dumps(sub.id)
+    standard = URLSafeTimedSerializer(key, salt=tokens.PREFERENCES)
+    assert standard.loads(preferences) == [sub.id, sub.access_nonce]
+    assert preferences.split(".")[0] == standard.dumps([sub.id, sub.access_nonce]).split(".")[0]

@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
-from .. import digest, outbox
+from .. import digest, sendpool
 from ..extensions import db
 from ..models import DeliveryStatus, DigestTrigger
+from ..sendpool import SendPool
 
-#: Deliveries of the digest that still wait for a sender (this one or another).
-_WAITING = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
 #: Pause while another sender holds the last deliveries (it sends them, or its lease ends).
 _POLL_SECONDS = 0.5
 
@@ -47,21 +47,26 @@ def send_digest() -> None:
 
 
 def _send(digest_id: int, queued: int) -> bool:
-    """Run the sender until no delivery of the digest waits; True if the relay was down."""
-    with click.progressbar(length=queued, label="sending") as bar:
-        done = 0
-        while True:
-            counts = digest.delivery_counts(digest_id)
-            waiting = sum(counts[status] for status in _WAITING)
-            bar.update(queued - waiting - done)
-            done = queued - waiting
-            if waiting == 0:
-                return False
-            report = outbox.send_pending()
-            if report.retrying and digest.unreached_count(digest_id):
-                return True  # the relay is down: leave the rest to the worker's retries
-            if report.attempted == 0:
-                time.sleep(_POLL_SECONDS)
+    """Send until no delivery of the digest waits; True if the relay was down.
+
+    On PostgreSQL helper processes send beside this one (SEND_PROCESSES)."""
+    app = current_app._get_current_object()
+    with SendPool(app, sendpool.process_count(app)) as pool, pool.sender() as sender:
+        with click.progressbar(length=queued, label="sending") as bar:
+            attempted = 0
+            while True:
+                report = sender.send_batch()
+                attempted += report.attempted
+                bar.update(min(queued, attempted + pool.helpers_attempted()) - bar.pos)
+                if sender.relay_down.is_set():
+                    return True  # the relay is down: leave the rest to the worker's retries
+                if report.attempted == 0:
+                    if pool.helpers_running():
+                        pool.wait(_POLL_SECONDS)  # they are sending the last ones
+                    elif digest.waiting_count(digest_id) == 0:
+                        return False
+                    else:
+                        time.sleep(_POLL_SECONDS)  # another sender holds the last ones, or its lease runs out
 
 
 def _count(number: int, noun: str) -> str:

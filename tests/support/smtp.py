@@ -1,7 +1,8 @@
 """A real SMTP server on loopback (aiosmtpd) that records what it receives.
 
-Replies can be scripted per test: a 451 or 550 for RCPT or DATA, or the server stopped
-altogether to play a relay that is down.
+Replies can be scripted per test: a refusal of the sender (MAIL FROM), a 451 or 550 for RCPT
+or DATA, or the server stopped altogether to play a relay that is down. It offers PIPELINING
+(RFC 2920) as real relays do, unless told not to.
 """
 
 from __future__ import annotations
@@ -32,8 +33,28 @@ class RecordingHandler:
         self.rcpt_replies: dict[str, str] = {}
         #: reply given at DATA time to every message, e.g. "451 4.3.0 try later"
         self.data_reply: str | None = None
+        #: reply to every MAIL FROM, e.g. "550 5.7.1 sender not allowed"
+        self.mail_from_reply: str | None = None
+        #: whether EHLO offers PIPELINING
+        self.pipelining = True
+        #: how many SMTP sessions offered PIPELINING in their EHLO reply
+        self.pipelined_sessions = 0
         self._lock = threading.Lock()
         self.received = threading.Condition(self._lock)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            self.pipelined_sessions += 1
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.mail_from_reply:
+            return self.mail_from_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.rcpt_replies.get(address)

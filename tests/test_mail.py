@@ -1,0 +1,60 @@
+"""Building messages: a rendering filled for many readers gives each the right bytes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+
+from newsletter import mail
+
+WHEN = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+def rendering() -> mail.Content:
+    """A rendering with markers near its end, as a digest has (long enough to share a start)."""
+    body = "".join(f"Absatz {n}: Grüße aus Köln, ein Satz über Preise & Versand.\n" for n in range(40))
+    return mail.Content(
+        subject="Neuigkeiten",
+        text=body + "Sie erhalten dies als @@nl-email@@.\nAbmelden: @@nl-unsubscribe_url@@\n",
+        html=f"<p>{body}</p><p>An @@nl-email@@</p><a href=\"@@nl-unsubscribe_url@@\">Abmelden</a>",
+        headers={"List-Unsubscribe": "<@@nl-unsubscribe_url@@>"},
+    )
+
+
+def parsed(raw: mail.RawMail):
+    return message_from_bytes(raw.data, policy=policy.default)
+
+
+def test_each_reader_gets_their_own_values_through_the_shared_start(app):
+    prepared = rendering()
+    with app.app_context():
+        for n, email in enumerate(["ann@example.org", "bob.a.very.long.name@example.org"]):
+            url = f"https://news.example.org/unsubscribe/TOKEN{n}"
+            content = prepared.filled({"email": email, "unsubscribe_url": url})
+            assert content.shared_starts[0] is not None and content.shared_starts[1] is not None
+            message = parsed(mail.build_message(content, email, date=WHEN))
+            assert message.get_body(("plain",)).get_content().replace("\r\n", "\n") == content.text
+            assert message.get_body(("html",)).get_content().replace("\r\n", "\n") == content.html + "\n"
+            assert message["List-Unsubscribe"] == f"<{url}>"
+            assert f"als {email}." in content.text and "@@nl-" not in content.text + content.html
+
+
+def test_the_shared_start_changes_no_byte_of_the_parts(app):
+    content = rendering().filled({"email": "ann@example.org", "unsubscribe_url": "https://x.example/u/T"})
+    plain = replace(content, shared_starts=(None, None))
+    with app.app_context():
+        fast = mail.build_message(content, "ann@example.org", date=WHEN, message_id="<m@example.org>")
+        slow = mail.build_message(plain, "ann@example.org", date=WHEN, message_id="<m@example.org>")
+    boundary = lambda raw: raw.data.split(b'boundary="')[1].split(b'"')[0]  # noqa: E731
+    assert fast.data.replace(boundary(fast), b"B") == slow.data.replace(boundary(slow), b"B")
+    assert max(len(line) for line in fast.data.split(b"\r\n")) <= 998
+    assert not any(line.startswith(b".") for line in fast.data.split(b"\r\n"))
+
+
+def test_a_filled_line_longer_than_the_text_width_is_wrapped_again(app):
+    prepared = mail.Content(subject="s", text="Sie erhalten dies als @@nl-email@@ weil Sie es wollten.\n", html="x")
+    long_address = "a.really.quite.remarkably.long.address.of.someone@example.org"
+    text = prepared.filled({"email": long_address}).text
+    assert all(len(line) <= mail.TEXT_WIDTH for line in text.splitlines())
+    assert long_address in text
