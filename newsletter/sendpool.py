@@ -39,11 +39,13 @@ class SendPool:
     processes: int
     _helpers: list = field(default_factory=list)
     _attempted = None
+    _relay_down = None
 
     def __enter__(self) -> SendPool:
         if self.processes > 1:
             context = multiprocessing.get_context("fork")
             self._attempted = context.Value("q", 0)
+            self._relay_down = context.Value("b", 0)
             db.session.remove()  # nothing of this process's database state crosses the fork
             for number in range(1, self.processes):
                 helper = context.Process(target=_helper, args=(self, number), name=f"sender-{number}", daemon=True)
@@ -65,6 +67,10 @@ class SendPool:
     def helpers_attempted(self) -> int:
         """Mails the helper processes have attempted so far."""
         return self._attempted.value if self._attempted is not None else 0
+
+    def relay_down(self) -> bool:
+        """Whether a helper found the relay unreachable."""
+        return bool(self._relay_down.value) if self._relay_down is not None else False
 
     def helpers_running(self) -> bool:
         return any(helper.is_alive() for helper in self._helpers)
@@ -89,6 +95,9 @@ def _helper(pool: SendPool, number: int) -> None:
             report = sender.send_batch()
             with pool._attempted.get_lock():
                 pool._attempted.value += report.attempted
-            if report.attempted == 0 or sender.relay_down.is_set():
+            if sender.relay_down.is_set():
+                pool._relay_down.value = 1
+                return
+            if report.attempted == 0:
                 return
 

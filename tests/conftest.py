@@ -78,6 +78,8 @@ def config(tmp_path, database_uri) -> dict:
         "TESTING": True,
         "SECRET_KEY": "test-secret",
         "SQLALCHEMY_DATABASE_URI": database_uri,
+        # in-process tests never fork the test run; tests/test_sending.py runs send-digest with helpers
+        "SEND_PROCESSES": 1,
         "MAIL_BACKEND": "memory",
         "MAIL_DEFAULT_SENDER": "Beispiel Verlag <news@example.org>",
         "SITE_NAME": "Beispiel Verlag",

@@ -335,3 +335,16 @@ def test_a_refused_sender_address_holds_the_mail_back_and_bounces_nobody(smtp_ap
     clock.advance(seconds=outbox.BACKOFF_SECONDS[0])
     with smtp_app.app_context():
         assert outbox.drain().sent == 5
+
+
+def test_send_digest_from_several_processes_reports_a_relay_that_is_down(postgres_config, app, smtp_server):
+    with app.app_context():
+        add_readers(50)
+        add_article("Neuigkeiten")
+        db.session.commit()
+    smtp_server.stop()
+    command = flask_process(app, smtp_server.port, "send-digest", SEND_PROCESSES=2)
+    output, _ = command.communicate(timeout=120)
+    assert command.returncode == 0, output
+    assert "the worker (flask worker) retries the rest" in output
+    assert statuses(app) == {DeliveryStatus.RETRYING: 50}

@@ -61,6 +61,9 @@ def _send(digest_id: int, queued: int) -> bool:
                 if sender.relay_down.is_set():
                     return True  # the relay is down: leave the rest to the worker's retries
                 if report.attempted == 0:
+                    if pool.relay_down():
+                        pool.wait(_POLL_SECONDS)
+                        return True
                     if pool.helpers_running():
                         pool.wait(_POLL_SECONDS)  # they are sending the last ones
                     elif digest.waiting_count(digest_id) == 0:
