@@ -55,7 +55,8 @@ class Delivery(db.Model):
     #: NULL only for test sends, which go to ``to_address`` instead.
     subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscriber.id"), index=True)
     to_address: Mapped[str | None] = mapped_column(String(254))
-    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digest.id"), index=True)
+    #: Looked up through the unique (digest_id, subscriber_id) index, which starts with it.
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digest.id"))
     #: What the template needs beyond the subscriber (e.g. the confirm token).
     context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[DeliveryStatus] = mapped_column(str_enum(DeliveryStatus))
