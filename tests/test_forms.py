@@ -1,0 +1,53 @@
+"""Address normalisation: the quick path for plain addresses agrees with email_validator."""
+
+from __future__ import annotations
+
+import random
+import string
+
+import pytest
+from email_validator import EmailNotValidError, validate_email
+
+from newsletter.forms import _is_plain, normalise_email
+
+HANDPICKED = [
+    "ann@example.org", "Ann.Example@Example.ORG", " bob@example.org ", "a.b-c+d@sub.example.co.uk",
+    "x@example.c", "x@example.123", "x@123.example", "x@-example.org", "x@example-.org",
+    "x@ex--ample.org", "x@xn--mnchen-3ya.de", "x@example.test", "x@printer.local", "x@localhost",
+    "x@example", ".x@example.org", "x.@example.org", "x..y@example.org", "x@example..org",
+    "\"quoted\"@example.org", "jörg@example.de", "x@münchen.de", "x@[192.0.2.1]", "x@example.org.",
+    "a" * 64 + "@example.org", "a" * 65 + "@example.org", "x@" + "a" * 63 + ".org", "x@" + "a" * 64 + ".org",
+    "x@" + ".".join(["a" * 60] * 4) + ".org", "o'brien@example.ie", "{tag}@example.org", "x@exa_mple.org",
+    "x@example.onion", "x@sub.invalid", "x@example.arpa", "x y@example.org", "x@example.org\n",
+]
+
+
+def random_addresses(count: int) -> list[str]:
+    rng = random.Random(4)
+    local_chars = string.ascii_letters + string.digits + ".-+_'!#&*=?~"
+    domain_chars = string.ascii_lowercase + string.digits + ".-"
+    return [
+        "".join(rng.choices(local_chars, k=rng.randint(1, 12)))
+        + "@" + "".join(rng.choices(domain_chars, k=rng.randint(1, 14)))
+        + rng.choice(["", ".de", ".org", ".t", ".d3", ".-x"])
+        for _ in range(count)
+    ]
+
+
+@pytest.mark.parametrize("address", HANDPICKED + random_addresses(3000))
+def test_the_quick_path_takes_only_what_email_validator_accepts_unchanged(address):
+    quick = _is_plain(address.strip().lower())
+    try:
+        expected = validate_email(address.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        assert not quick, f"the quick path accepts {address!r}, which email_validator refuses"
+        with pytest.raises(ValueError):
+            normalise_email(address)
+        return
+    if quick:
+        assert address.strip().lower() == expected
+    assert normalise_email(address) == expected
+
+
+def test_the_quick_path_covers_ordinary_addresses():
+    assert all(_is_plain(a) for a in ("ann@example.org", "a.b-c+d@sub.example.co.uk", "reader9@bench.example"))
