@@ -255,8 +255,11 @@ def import_confirmed(items: list[ImportedConsent]) -> None:
         return
     now = clock.now()
     db.session.flush()
+    # Core inserts (the tables, not the mapped classes): the ORM's bulk path costs more per row
+    # than the statements themselves.
+    subscribers, events_table = Subscriber.__table__, ConsentEvent.__table__
     ids = db.session.execute(
-        insert(Subscriber).returning(Subscriber.id, sort_by_parameter_order=True),
+        insert(subscribers).returning(subscribers.c.id, sort_by_parameter_order=True),
         [
             {
                 "email": item.email, "status": SubscriberStatus.CONFIRMED, "locale": item.locale,
@@ -284,7 +287,7 @@ def import_confirmed(items: list[ImportedConsent]) -> None:
             "channel": ConsentChannel.IMPORT, "ip": ip, "user_agent": None, "detail": detail,
             "personal_salt": salt, "personal_digest": digest, "prev_hash": "", "hash": chained,
         })
-    db.session.execute(insert(ConsentEvent), events)
+    db.session.execute(insert(events_table), events)
     # One statement for the batch (an UPDATE per row cost PostgreSQL imports a third of their
     # time): each new subscriber's head is the hash of its one event.
     db.session.execute(
