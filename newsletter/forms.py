@@ -23,7 +23,9 @@ def normalise_email(value: str) -> str:
     if _is_plain(plain):
         return plain
     try:
-        result = validate_email(value.strip(), check_deliverability=False)
+        # No SMTPUTF8: a mailbox name beyond ASCII cannot go through most relays. Domains
+        # beyond ASCII are fine (kept as typed, sent in their IDNA form: mail.wire_address).
+        result = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise ValueError(str(exc)) from exc
     return result.normalized.lower()

@@ -58,6 +58,14 @@ def test_doi_mail_is_multipart_neutral_and_has_absolute_links(smtp_app, visitor,
     assert 'href="https://news.example.org/confirm/' in html
 
 
+def test_an_address_at_a_domain_beyond_ascii_gets_its_mail(smtp_app, visitor, smtp_server):
+    assert visitor.sign_up("Anna@Bücher.de").status_code == 200
+    assert drain(smtp_app).sent == 1
+    (message,) = smtp_server.messages
+    assert smtp_server.handler.envelopes[0][1] == ["anna@xn--bcher-kva.de"]
+    assert message["To"] == "anna@xn--bcher-kva.de"
+
+
 def test_doi_mail_follows_the_visitors_language(smtp_app, client, smtp_server):
     from tests.conftest import Visitor
 

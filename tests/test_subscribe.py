@@ -142,7 +142,8 @@ def test_honeypot_drops_bots_silently(app, visitor):
 @pytest.mark.parametrize(
     "email",
     ["", "not-an-address", "ann@", "@example.org", "ann@example", "ann example@example.org",
-     "a" * 250 + "@example.org", "ann@exa mple.org", "ann@@example.org"],
+     "a" * 250 + "@example.org", "ann@exa mple.org", "ann@@example.org",
+     "jörg@example.de"],  # a mailbox name beyond ASCII would need SMTPUTF8 at every relay
 )
 def test_invalid_addresses_get_the_form_again_with_a_message(app, visitor, email):
     response = visitor.sign_up(email)
