@@ -176,7 +176,9 @@ def main() -> None:
     sink = start_sink(port)
     try:
         print(f"sink: {'smtp-sink' if 'smtp-sink' in ' '.join(sink.args) else 'aiosmtpd'}; database: {args.database}")
-        header = f"{'N':>8} {'digest msg/s':>13} {'baseline msg/s':>15} {'ratio':>6} {'peak RSS MB':>12} {'import s':>9}"
+        header = (
+            f"{'N':>8} {'digest msg/s':>13} {'baseline msg/s':>15} {'ratio':>6} {'peak RSS MB':>12} {'import s':>9}"
+        )
         print(header)
         for size in args.sizes:
             runs = [one_run(size, args.database, port, run) for run in range(args.runs)]

@@ -35,7 +35,9 @@ def test_every_wording_is_kept_as_a_version_with_its_sha256(app, client):
 
 def test_changing_the_statement_makes_a_new_version_and_old_events_keep_theirs(app, client, outbox):
     sign_up_and_confirm(app, client, outbox, "first@example.org")
-    app.config["CONSENT_TEXT"] = {"de": "Mit „{button}“ abonniere ich den Newsletter von {site_name}. Widerruf jederzeit."}
+    app.config["CONSENT_TEXT"] = {
+        "de": "Mit „{button}“ abonniere ich den Newsletter von {site_name}. Widerruf jederzeit."
+    }
     page = client.get("/").get_data(as_text=True)
     assert "Mit „Abschicken“ abonniere ich den Newsletter von Beispiel Verlag." in page
     sign_up_and_confirm(app, client, outbox, "second@example.org")

@@ -374,7 +374,8 @@ def test_a_failed_poll_keeps_the_validators_and_articles_of_the_last_good_one(ap
             "the compressed feed is corrupt", id="corrupt-gzip",
         ),
         pytest.param(
-            rss(FIRST), {"headers": {"Content-Encoding": "br"}}, "the server used an unsupported Content-Encoding: br", id="brotli",
+            rss(FIRST), {"headers": {"Content-Encoding": "br"}}, "the server used an unsupported Content-Encoding: br",
+            id="brotli",
         ),
     ],
 )
