@@ -34,21 +34,33 @@ def random_addresses(count: int) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("address", HANDPICKED + random_addresses(3000))
-def test_the_quick_path_takes_only_what_email_validator_accepts_unchanged(address):
+def disagreement(address: str) -> str | None:
+    """What the quick path does differently from email_validator for ``address``, if anything."""
     quick = _is_plain(address.strip().lower())
     try:
         expected = validate_email(
             address.strip(), check_deliverability=False, allow_smtputf8=False
         ).normalized.lower()
     except EmailNotValidError:
-        assert not quick, f"the quick path accepts {address!r}, which email_validator refuses"
-        with pytest.raises(ValueError):
+        if quick:
+            return "the quick path accepts what email_validator refuses"
+        try:
             normalise_email(address)
-        return
-    if quick:
-        assert address.strip().lower() == expected
-    assert normalise_email(address) == expected
+        except ValueError:
+            return None
+        return "normalise_email accepts what email_validator refuses"
+    if quick and address.strip().lower() != expected:
+        return f"the quick path gives {address.strip().lower()!r}, email_validator {expected!r}"
+    if normalise_email(address) != expected:
+        return f"normalise_email gives {normalise_email(address)!r}, email_validator {expected!r}"
+    return None
+
+
+def test_the_quick_path_takes_only_what_email_validator_accepts_unchanged():
+    addresses = HANDPICKED + random_addresses(3000)
+    problems = {address: problem for address in addresses if (problem := disagreement(address))}
+    assert problems == {}
+    assert sum(_is_plain(a.strip().lower()) for a in addresses) > 1000  # the comparison covers the quick path
 
 
 def test_the_quick_path_covers_ordinary_addresses():
