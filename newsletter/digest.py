@@ -184,13 +184,3 @@ def article_count(digest_id: int) -> int:
     return db.session.execute(
         select(func.count()).where(Article.digest_id == digest_id)
     ).scalar_one()
-
-
-def waiting_count(digest_id: int) -> int:
-    """Deliveries of the digest that still wait for a sender (this one or another)."""
-    return db.session.execute(
-        select(func.count()).where(
-            Delivery.digest_id == digest_id,
-            Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]),
-        )
-    ).scalar_one()

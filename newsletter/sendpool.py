@@ -36,10 +36,15 @@ class SendPool:
     """The helper processes of a run, and what they have attempted so far."""
 
     app: Flask
-    processes: int
+    #: None: :func:`process_count`
+    processes: int | None = None
     _helpers: list = field(default_factory=list)
     _attempted = None
     _relay_down = None
+
+    def __post_init__(self) -> None:
+        if self.processes is None:
+            self.processes = process_count(self.app)
 
     def __enter__(self) -> SendPool:
         if self.processes > 1:

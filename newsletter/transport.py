@@ -86,58 +86,52 @@ class SMTPConnection:
             if self._smtp is None:
                 self._smtp = self._open()
             self._transaction(self._smtp, mail, before_handover)
-        except _Refused as refused:
-            self._reset()
-            raise refused.error from None
-        except smtplib.SMTPResponseException as exc:  # the relay ended the session (421)
+        except ConnectionFailure:
             self.close()
-            raise ConnectionFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+            raise
+        except DeliveryError:  # this message was refused; the session goes on
+            self._reset()
+            raise
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             self.close()
             raise ConnectionFailure(f"connection: {exc}") from exc
 
     def _transaction(self, smtp: smtplib.SMTP, mail: RawMail, before_handover) -> None:
-        try:
-            commands = [
-                f"MAIL FROM:<{mail.sender}>\r\n".encode("ascii"),
-                f"RCPT TO:<{mail.recipient}>\r\n".encode("ascii"),
-            ]
-        except UnicodeEncodeError:
-            raise _Refused(PermanentFailure("553 5.6.7 address not in ASCII (SMTPUTF8 is not used)")) from None
-        commands.append(b"DATA\r\n")
+        commands = [f"MAIL FROM:<{mail.sender}>\r\n", f"RCPT TO:<{mail.recipient}>\r\n", "DATA\r\n"]
         if self._pipelining:
-            smtp.send(b"".join(commands))
+            smtp.send("".join(commands).encode("ascii"))
             replies = [smtp.getreply() for _ in commands]
         else:
             replies = []
             for command in commands:
-                smtp.send(command)
+                smtp.send(command.encode("ascii"))
                 replies.append(smtp.getreply())
                 if replies[-1][0] >= 400:
                     break
         (mail_code, mail_text), *rest = replies
-        if mail_code == 421 or any(code == 421 for code, _ in rest):
-            raise smtplib.SMTPResponseException(421, b"service not available")
+        for code, text in replies:
+            if code == 421:  # the relay is closing the session
+                raise ConnectionFailure(f"421 {text!r}")
         if mail_code >= 400:  # the relay refuses our sender: nothing can go now
-            raise smtplib.SMTPSenderRefused(mail_code, mail_text, mail.sender)
-        rcpt_code, rcpt_text = rest[0]
-        data_code = rest[1][0] if len(rest) > 1 else None
+            raise ConnectionFailure(f"sender refused: {mail_code} {mail_text!r}")
+        (rcpt_code, rcpt_text), *data_reply = rest
         if rcpt_code >= 400:
-            if data_code == 354:  # a relay that opened DATA anyway: close it without content
+            if data_reply and data_reply[0][0] == 354:  # a relay that opened DATA anyway: close it empty
                 smtp.send(b".\r\n")
                 smtp.getreply()
-            raise _Refused(_classify(rcpt_code, rcpt_text))
+            raise _classify(rcpt_code, rcpt_text)
+        data_code, data_text = data_reply[0]
         if data_code != 354:
-            raise _Refused(_classify(data_code or 451, rest[1][1] if len(rest) > 1 else b""))
+            raise _classify(data_code, data_text)
         smtp.send(_dot_stuffed(mail.data))
         if before_handover is not None:
             before_handover()
         smtp.send(b".\r\n")
         code, text = smtp.getreply()
         if code == 421:
-            raise smtplib.SMTPResponseException(code, text)
+            raise ConnectionFailure(f"421 {text!r}")
         if code != 250:
-            raise _Refused(_classify(code, text))
+            raise _classify(code, text)
 
     def _reset(self) -> None:
         """After a refused transaction, make the session ready for the next message."""
@@ -154,14 +148,6 @@ class SMTPConnection:
             except (smtplib.SMTPException, OSError):
                 self._smtp.close()
             self._smtp = None
-
-
-class _Refused(Exception):
-    """The relay refused this one message (a 4xx or 5xx reply); the session goes on."""
-
-    def __init__(self, error: DeliveryError) -> None:
-        super().__init__(error.reply)
-        self.error = error
 
 
 def _dot_stuffed(data: bytes) -> bytes:

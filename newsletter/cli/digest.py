@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .. import digest, sendpool
+from .. import digest
 from ..extensions import db
 from ..models import DeliveryStatus, DigestTrigger
 from ..sendpool import SendPool
@@ -51,7 +51,7 @@ def _send(digest_id: int, queued: int) -> bool:
 
     On PostgreSQL helper processes send beside this one (SEND_PROCESSES)."""
     app = current_app._get_current_object()
-    with SendPool(app, sendpool.process_count(app)) as pool, pool.sender() as sender:
+    with SendPool(app) as pool, pool.sender() as sender:
         with click.progressbar(length=queued, label="sending") as bar:
             attempted = 0
             while True:
@@ -66,10 +66,15 @@ def _send(digest_id: int, queued: int) -> bool:
                         return True
                     if pool.helpers_running():
                         pool.wait(_POLL_SECONDS)  # they are sending the last ones
-                    elif digest.waiting_count(digest_id) == 0:
+                    elif _waiting(digest.delivery_counts(digest_id)) == 0:
                         return False
                     else:
                         time.sleep(_POLL_SECONDS)  # another sender holds the last ones, or its lease runs out
+
+
+def _waiting(counts: dict[DeliveryStatus, int]) -> int:
+    """Deliveries that still wait for a sender (this one or another)."""
+    return counts[DeliveryStatus.QUEUED] + counts[DeliveryStatus.SENDING]
 
 
 def _count(number: int, noun: str) -> str:
@@ -85,7 +90,7 @@ def _summary(queued: int, counts: dict[DeliveryStatus, int]) -> str:
     for status in (DeliveryStatus.RETRYING, DeliveryStatus.CANCELLED):
         if counts[status]:
             parts.append(f"{status.value} {counts[status]}")
-    waiting = counts[DeliveryStatus.QUEUED] + counts[DeliveryStatus.SENDING]
+    waiting = _waiting(counts)
     if waiting:
         parts.append(f"waiting {waiting}")
     return ", ".join(parts)
