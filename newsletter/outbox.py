@@ -199,6 +199,14 @@ def load_claimed(ids: list[int]) -> list[ClaimedMail]:
     ]
 
 
+def send_pending(limit: int = CLAIM_BATCH):
+    """Claim one batch of due mails and send it; returns a :class:`SendReport`."""
+    from .sender import Sender
+
+    with Sender(current_app._get_current_object()) as sender:
+        return sender.send_batch(limit)
+
+
 def drain(max_rounds: int | None = None):
     """Send until nothing is due now, the relay is down, or a stop was requested."""
     from .sender import Sender
