@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from newsletter import outbox as sender
-from newsletter import suppression
+from newsletter import subscribers, suppression
 from newsletter.extensions import db
-from newsletter.models import Delivery, Subscriber, SubscriberStatus
+from newsletter.models import ConsentChannel, ConsentEvent, Delivery, Subscriber, SubscriberStatus
 
 HEADER = "email,consented_at,confirmed_at,ip,source\n"
 
@@ -48,6 +48,28 @@ def test_rows_with_evidence_are_confirmed_with_an_imported_event(app, runner, cs
         assert subscriber.confirmed_at.isoformat() == "2024-05-01T08:05:00+00:00"
         assert subscriber.source == "shop"
         assert count(Delivery) == 0  # no mail to people who already confirmed elsewhere
+
+
+def test_imported_evidence_verifies_and_later_sign_ups_get_their_own_ids(app, runner, csv_file):
+    """On PostgreSQL the ids are taken from the sequence before the rows are copied in."""
+    evidence = "2024-05-01T10:00:00Z,2024-05-01T10:05:00Z"
+    rows = "".join(f"user{i}@example.org,{evidence},192.0.2.{i},shop\n" for i in range(5))
+    assert runner.invoke(args=["import-subscribers", csv_file(HEADER + rows)]).exit_code == 0
+    verified = runner.invoke(args=["verify-evidence"])
+    assert verified.exit_code == 0 and "5 subscribers, 5 events checked" in verified.output, verified.output
+    with app.app_context():
+        subscribers.request_subscription(
+            "late@example.org", text=None, locale="de", ip=None, user_agent=None, channel=ConsentChannel.FORM,
+        )
+        db.session.commit()
+        ids = db.session.execute(select(Subscriber.id).order_by(Subscriber.id)).scalars().all()
+        assert len(set(ids)) == 6
+        late = db.session.execute(select(Subscriber).filter_by(email="late@example.org")).scalar_one()
+        assert late.id == max(ids)
+        heads = db.session.execute(
+            select(Subscriber.evidence_head, ConsentEvent.hash).join(ConsentEvent).where(Subscriber.id != late.id)
+        ).all()
+        assert len(heads) == 5 and all(head == event_hash for head, event_hash in heads)
 
 
 def test_rows_without_evidence_become_pending_and_get_a_confirmation_mail(app, runner, csv_file, outbox):
