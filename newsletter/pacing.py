@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
 
 
 class TokenBucket:
-    """A token bucket shared by the sender's threads: ``rate`` tokens a second, at most
-    ``burst`` saved up. :meth:`acquire` blocks until a token is there.
+    """A token bucket shared by a sender's connections: ``rate`` tokens a second, at most
+    ``burst`` saved up. :meth:`acquire` blocks until a token is there, :meth:`acquire_async`
+    waits for it on the event loop.
 
     ``monotonic`` and ``sleep`` are injectable so tests need no real waiting.
     """
@@ -32,13 +34,22 @@ class TokenBucket:
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
-        while True:
-            with self._lock:
-                now = self._monotonic()
-                self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
-                self._updated = now
-                if self._tokens >= 1 - 1e-9:  # float sums of fractions land just below 1
-                    self._tokens -= 1
-                    return
-                wait = (1 - self._tokens) / self.rate
+        """Take a token, sleeping until there is one."""
+        while wait := self._take():
             self._sleep(wait)
+
+    async def acquire_async(self) -> None:
+        """Take a token, pausing this task (not the event loop) until there is one."""
+        while wait := self._take():
+            await asyncio.sleep(wait)
+
+    def _take(self) -> float:
+        """Take a token and return 0, or return how long until there is one."""
+        with self._lock:
+            now = self._monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+            self._updated = now
+            if self._tokens >= 1 - 1e-9:  # float sums of fractions land just below 1
+                self._tokens -= 1
+                return 0.0
+            return (1 - self._tokens) / self.rate

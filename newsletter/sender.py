@@ -1,15 +1,16 @@
 """The sender: claims due mails, composes them, and hands them to the relay in parallel.
 
-One thread composes (rendering is CPU work, and a digest is rendered once per language, not
-once per reader); MAIL_CONCURRENCY threads each own one SMTP connection, reused for every
-message, and pace themselves through a shared token bucket (MAIL_RATE_LIMIT); one thread
-stores the outcomes, several per statement when they come together. A connection hands its
-next message over (the final dot of DATA) only once the previous one's outcome is stored,
-so a sender killed at any moment repeats at most one mail per connection and loses none (its
-claimed rows return to the queue when the lease ends); the store's round trip overlaps the
-next message's transmission. A bounded queue between composing and sending keeps memory
-flat however many recipients there are. :mod:`newsletter.sendpool` runs several senders in
-processes of their own.
+A sender is one thread running an event loop: a producer composes the claimed mails (a
+digest is rendered once per language, not once per reader) into a small bounded queue, so
+memory stays flat however many recipients there are; MAIL_CONCURRENCY connection tasks each
+own one SMTP connection, reused for every message, and pace themselves through a shared
+token bucket (MAIL_RATE_LIMIT); outcomes are stored in batches, as many per statement as
+have come together. A connection hands its next message over (the final dot of DATA) only
+once the previous one's outcome is stored, so a sender killed at any moment repeats at most
+one mail per connection and loses none (its claimed rows return to the queue when the lease
+ends); the store overlaps the next message's transmission. One thread and no hand-overs
+between threads: at thousands of mails a second, waking threads cost more than the work.
+:mod:`newsletter.sendpool` runs several senders in processes of their own.
 
 :func:`request_stop` (the worker's SIGTERM handler) lets the mails in flight finish, gives
 the rest of the claimed batch back to the queue, and stops.
@@ -17,8 +18,8 @@ the rest of the claimed batch back to the queue, and stops.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import queue
 import threading
 from dataclasses import dataclass
 
@@ -63,7 +64,7 @@ _DONE = object()
 
 
 class Sender:
-    """Sends due mail with a pool of connections; use as a context manager."""
+    """Sends due mail over a pool of connections; use as a context manager."""
 
     def __init__(self, app: Flask, *, connections: int | None = None, rate: float | None = None) -> None:
         """``connections`` and ``rate`` default to MAIL_CONCURRENCY and MAIL_RATE_LIMIT."""
@@ -73,32 +74,24 @@ class Sender:
         rate = rate or app.config.get("MAIL_RATE_LIMIT")
         self.bucket = TokenBucket(rate) if rate else None
         self.relay_down = threading.Event()
-        self._queue: queue.Queue = queue.Queue(maxsize=self.concurrency * 8)
-        self._threads: list[threading.Thread] = []
         self._report = outbox.SendReport()
-        self._report_lock = threading.Lock()
-        #: (outcome, recorded) pairs from the connection threads to the recording thread
-        self._outcomes: queue.Queue = queue.Queue()
 
     def __enter__(self) -> Sender:
+        self._loop = asyncio.new_event_loop()
+        self._connections = [transport.open_connection(self.app) for _ in range(self.concurrency)]
         self._recorder = outbox.recorder()
-        self._connection = self._recorder.__enter__()
-        self._recording = threading.Thread(target=self._record_loop, name="sender-records", daemon=True)
-        self._recording.start()
-        for number in range(self.concurrency):
-            thread = threading.Thread(target=self._connection_loop, name=f"sender-{number}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._database = self._recorder.__enter__()
         return self
 
     def __exit__(self, *_exc) -> None:
-        for _ in self._threads:
-            self._queue.put(_DONE)
-        for thread in self._threads:
-            thread.join()
-        self._outcomes.put(_DONE)
-        self._recording.join()
-        self._recorder.__exit__(None, None, None)
+        try:
+            self._loop.run_until_complete(self._close_connections())
+        finally:
+            self._loop.close()
+            self._recorder.__exit__(None, None, None)
+
+    async def _close_connections(self) -> None:
+        await asyncio.gather(*(connection.close() for connection in self._connections))
 
     def drain(self, max_rounds: int | None = None) -> outbox.SendReport:
         """Send batches until nothing is due, the relay is down, or a stop was requested."""
@@ -114,25 +107,43 @@ class Sender:
 
     def send_batch(self, limit: int = outbox.CLAIM_BATCH) -> outbox.SendReport:
         """Claim up to ``limit`` due mails, send them, and return what happened to them."""
-        before = self._snapshot()
+        before = outbox.SendReport(**vars(self._report))
         if self.relay_down.is_set() or stop_requested():
             return outbox.SendReport()
         ids = outbox.claim(limit)
+        if ids:
+            self._loop.run_until_complete(self._send(ids))
+        return outbox.SendReport(**{key: value - getattr(before, key) for key, value in vars(self._report).items()})
+
+    async def _send(self, ids: list[int]) -> None:
+        items: asyncio.Queue = asyncio.Queue(maxsize=self.concurrency * 2)
+        outcomes = _Outcomes(self._finish)
+        workers = [
+            asyncio.create_task(self._connection_loop(connection, items, outcomes))
+            for connection in self._connections
+        ]
+        try:
+            await self._produce(ids, items)
+        finally:
+            for _ in workers:
+                await items.put(_DONE)
+            await asyncio.gather(*workers)
+            await outcomes.close()
+
+    async def _produce(self, ids: list[int], items: asyncio.Queue) -> None:
         for start in range(0, len(ids), COMPOSE_CHUNK):
             chunk = ids[start : start + COMPOSE_CHUNK]
             if self.relay_down.is_set() or stop_requested():
-                self._finish(
-                    [outbox.released(delivery_id, "not sent: sender stopping") for delivery_id in chunk],
-                    self._connection,
-                )
+                self._finish([outbox.released(delivery_id, "not sent: sender stopping") for delivery_id in chunk])
                 continue
             for item in self._compose(chunk):
-                self._queue.put(item)
-        self._queue.join()
-        return self._since(before)
+                await items.put(item)
 
     def _compose(self, ids: list[int]) -> list[_Item]:
-        """Render the chunk's mails in one read transaction; record the ones that cannot go."""
+        """Render the chunk's mails in one read transaction; record the ones that cannot go.
+
+        The transaction ends before any mail is handed on: on SQLite an open read would keep
+        the outcomes from being stored."""
         deliveries = outbox.load_claimed(ids)
         now = clock.now()
         items, outcomes = [], []
@@ -150,64 +161,30 @@ class Sender:
                 continue
             sent_text = content.text if delivery.kind in _KEEP_TEXT else None
             items.append(_Item(delivery.id, delivery.attempts, delivery.subscriber_id, raw, sent_text))
-        db.session.commit()  # end the read transaction before talking to the relay
-        self._finish(outcomes, self._connection)
+        db.session.commit()
+        self._finish(outcomes)
         return items
 
-    def _connection_loop(self) -> None:
+    async def _connection_loop(self, connection, items: asyncio.Queue, outcomes: _Outcomes) -> None:
         """Send the queue's mails over one connection, each handed over only once the one
-        before it is recorded: never more than one unrecorded mail per connection, while the
-        record's round trip overlaps the next message's transmission."""
-        previous: threading.Event | None = None
-        with self.app.app_context(), transport.connect(self.app) as connection:
-            while True:
-                item = self._queue.get()
-                if item is _DONE:
-                    self._queue.task_done()
-                    return
-                try:
-                    outcome = self._deliver(connection, item, previous.wait if previous else None)
-                except Exception:  # a bug, not the relay: the mail may have gone; its lease decides
-                    logger.exception("sending delivery %r failed", item.delivery_id)
-                    outcome = outbox.released(item.delivery_id, "not sent: sender error")
-                previous = threading.Event()
-                self._outcomes.put((outcome, previous))
+        before it is recorded: never more than one unrecorded mail per connection."""
+        previous: asyncio.Future | None = None
+        while (item := await items.get()) is not _DONE:
+            try:
+                outcome = await self._deliver(connection, item, previous)
+            except Exception:  # a bug, not the relay: the mail may have gone; its lease decides
+                logger.exception("sending delivery %r failed", item.delivery_id)
+                outcome = outbox.released(item.delivery_id, "not sent: sender error")
+            previous = outcomes.add(outcome)
 
-    def _record_loop(self) -> None:
-        """Record the connections' outcomes, several per transaction when they come together."""
-        with self.app.app_context(), outbox.recorder() as database:
-            while True:
-                first = self._outcomes.get()
-                if first is _DONE:
-                    return
-                batch = [first]
-                while len(batch) < 64:
-                    try:
-                        pending = self._outcomes.get_nowait()
-                    except queue.Empty:
-                        break
-                    if pending is _DONE:
-                        self._outcomes.put(_DONE)
-                        break
-                    batch.append(pending)
-                try:
-                    self._finish([outcome for outcome, _ in batch], database)
-                except Exception:  # the rows stay "sending"; their lease brings them back
-                    logger.exception("recording delivery outcomes failed")
-                    database.rollback()
-                finally:
-                    for _, recorded in batch:
-                        recorded.set()
-                        self._queue.task_done()  # a batch is done once its outcomes are stored
-
-    def _deliver(self, connection, item: _Item, before_handover) -> outbox.Outcome:
+    async def _deliver(self, connection, item: _Item, previous: asyncio.Future | None) -> outbox.Outcome:
         if self.relay_down.is_set() or stop_requested():
             return outbox.released(item.delivery_id, "not sent: relay unreachable or sender stopping")
         if self.bucket is not None:
-            self.bucket.acquire()
+            await self.bucket.acquire_async()
         attempts = item.attempts + 1
         try:
-            connection.send(item.mail, before_handover)
+            await connection.send(item.mail, (lambda: previous) if previous is not None else None)
         except transport.ConnectionFailure as exc:
             self.relay_down.set()
             logger.warning("mail relay unreachable; the rest waits: %s", exc.reply)
@@ -219,16 +196,52 @@ class Sender:
             return outbox.bounced(item.delivery_id, attempts, exc.reply, item.subscriber_id)
         return outbox.sent(item.delivery_id, attempts, item.mail.message_id, item.sent_text)
 
-    def _finish(self, outcomes: list[outbox.Outcome], connection) -> None:
-        outbox.record(outcomes, connection)
-        with self._report_lock:
-            for outcome in outcomes:
-                self._report.count(outcome.status)
+    def _finish(self, outcomes: list[outbox.Outcome]) -> None:
+        """Store ``outcomes`` (one short transaction) and count them."""
+        if not outcomes:
+            return
+        try:
+            outbox.record(outcomes, self._database)
+        except Exception:  # the rows stay "sending"; their lease brings them back
+            logger.exception("recording delivery outcomes failed")
+            self._database.rollback()
+            return
+        for outcome in outcomes:
+            self._report.count(outcome.status)
 
-    def _snapshot(self) -> outbox.SendReport:
-        with self._report_lock:
-            return outbox.SendReport(**vars(self._report))
 
-    def _since(self, before: outbox.SendReport) -> outbox.SendReport:
-        now = self._snapshot()
-        return outbox.SendReport(**{key: getattr(now, key) - getattr(before, key) for key in vars(now)})
+class _Outcomes:
+    """Outcomes waiting to be stored: whatever has come together is stored in one go, while
+    the connections go on transmitting; each outcome's future is done once it is stored."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self._waiting: list[tuple[outbox.Outcome, asyncio.Future]] = []
+        self._arrived = asyncio.Event()
+        self._closing = False
+        self._task = asyncio.create_task(self._run())
+
+    def add(self, outcome: outbox.Outcome) -> asyncio.Future:
+        stored = asyncio.get_running_loop().create_future()
+        self._waiting.append((outcome, stored))
+        self._arrived.set()
+        return stored
+
+    async def close(self) -> None:
+        """Store what is still waiting, then end."""
+        self._closing = True
+        self._arrived.set()
+        await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await self._arrived.wait()
+            self._arrived.clear()
+            batch, self._waiting = self._waiting, []
+            try:
+                self._store([outcome for outcome, _ in batch])
+            finally:
+                for _, stored in batch:
+                    stored.set_result(None)
+            if self._closing and not self._waiting:
+                return

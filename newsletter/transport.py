@@ -1,19 +1,21 @@
 """Where rendered mails go: an SMTP relay, the outbox folder, or memory (tests).
 
-Every transport is opened as a context manager yielding a connection with ``send(raw_mail)``.
-``send`` raises :class:`TemporaryFailure` (4xx replies, connection trouble: try again later)
-or :class:`PermanentFailure` (5xx replies: do not try again).
+:func:`open_connection` gives a connection with ``async send(raw_mail)`` and ``async close()``,
+used on the sender's event loop (:mod:`newsletter.sender`). ``send`` raises
+:class:`TemporaryFailure` (4xx replies, connection trouble: try again later) or
+:class:`PermanentFailure` (5xx replies: do not try again).
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import functools
 import os
-import smtplib
 import socket
 import ssl
 import threading
-from collections.abc import Callable
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -49,105 +51,185 @@ def _classify(code: int, text: bytes | str) -> DeliveryError:
 
 
 class SMTPConnection:
-    """One SMTP session, opened on first use and reused for every following message.
+    """One SMTP session on the sender's event loop, opened on first use and reused for every
+    following message.
 
     Where the relay offers PIPELINING (RFC 2920) the envelope and DATA go in one write, so
     a message costs two round trips instead of four. The message is handed over only with
-    its final dot; ``before_handover`` runs right before that, while everything else of the
-    transaction has already crossed the wire (the sender waits there for the previous
+    its final dot; ``before_handover`` is awaited right before that, while everything else of
+    the transaction has already crossed the wire (the sender waits there for the previous
     message's outcome to be stored, which keeps a crash from repeating more than one).
+    MAIL_TIMEOUT bounds every wait for the relay, but not that one.
     """
 
     def __init__(self, config) -> None:
         self._config = config
-        self._smtp: smtplib.SMTP | None = None
+        self._timeout = config["MAIL_TIMEOUT"]
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
         self._pipelining = False
 
-    def _open(self) -> smtplib.SMTP:
-        c = self._config
-        host, port, timeout = c["MAIL_SERVER"], c["MAIL_PORT"], c["MAIL_TIMEOUT"]
-        if c["MAIL_USE_SSL"]:
-            smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
-        else:
-            smtp = smtplib.SMTP(host, port, timeout=timeout)
-            if c["MAIL_USE_TLS"]:
-                smtp.starttls(context=ssl.create_default_context())
-        # The final dot is a small write right after the message: without this, Nagle's
-        # algorithm holds it back until the relay's delayed ACK (some 40 ms per message).
-        smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        smtp.ehlo_or_helo_if_needed()
-        if c.get("MAIL_USERNAME"):
-            smtp.login(c["MAIL_USERNAME"], c.get("MAIL_PASSWORD") or "")
-        self._pipelining = smtp.has_extn("pipelining")
-        return smtp
-
-    def send(self, mail: RawMail, before_handover: Callable[[], object] | None = None) -> None:
+    async def send(self, mail: RawMail, before_handover: Callable[[], Awaitable[object]] | None = None) -> None:
         try:
-            if self._smtp is None:
-                self._smtp = self._open()
-            self._transaction(self._smtp, mail, before_handover)
+            if self._writer is None:
+                async with asyncio.timeout(self._timeout):
+                    await self._open()
+            await self._transaction(mail, before_handover)
         except ConnectionFailure:
-            self.close()
+            self._abort()
             raise
         except DeliveryError:  # this message was refused; the session goes on
-            self._reset()
+            await self._reset()
             raise
-        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
-            self.close()
-            raise ConnectionFailure(f"connection: {exc}") from exc
+        except (TimeoutError, OSError, EOFError) as exc:
+            self._abort()
+            raise ConnectionFailure(f"connection: {exc!r}") from exc
 
-    def _transaction(self, smtp: smtplib.SMTP, mail: RawMail, before_handover) -> None:
-        commands = [f"MAIL FROM:<{mail.sender}>\r\n", f"RCPT TO:<{mail.recipient}>\r\n", "DATA\r\n"]
-        if self._pipelining:
-            smtp.send("".join(commands).encode("ascii"))
-            replies = [smtp.getreply() for _ in commands]
+    async def _open(self) -> None:
+        c = self._config
+        host, port = c["MAIL_SERVER"], c["MAIL_PORT"]
+        secure = ssl.create_default_context() if c["MAIL_USE_SSL"] or c["MAIL_USE_TLS"] else None
+        self._reader, self._writer = await asyncio.open_connection(
+            host, port, ssl=secure if c["MAIL_USE_SSL"] else None
+        )
+        # asyncio sets TCP_NODELAY itself: the final dot, a small write right after the
+        # message, is not held back for the relay's delayed ACK.
+        await self._expect(220)
+        extensions = await self._ehlo()
+        if c["MAIL_USE_TLS"] and not c["MAIL_USE_SSL"]:
+            if "starttls" not in extensions:
+                raise ConnectionFailure("the relay does not offer STARTTLS (MAIL_USE_TLS)")
+            self._write(b"STARTTLS\r\n")
+            await self._expect(220)
+            await self._writer.start_tls(secure, server_hostname=host)
+            extensions = await self._ehlo()
+        if c.get("MAIL_USERNAME"):
+            await self._login(extensions, c["MAIL_USERNAME"], c.get("MAIL_PASSWORD") or "")
+        self._pipelining = "pipelining" in extensions
+
+    async def _ehlo(self) -> dict[str, str]:
+        """EHLO; the relay's extensions by lower-case keyword, with their parameters."""
+        self._write(f"EHLO {_local_hostname()}\r\n".encode("ascii"))
+        code, text = await self._reply()
+        if code != 250:
+            raise ConnectionFailure(f"EHLO refused: {code} {text!r}")
+        extensions = {}
+        for line in text.splitlines()[1:]:
+            keyword, _, parameters = line.partition(" ")
+            extensions[keyword.lower()] = parameters
+        return extensions
+
+    async def _login(self, extensions: dict[str, str], username: str, password: str) -> None:
+        """AUTH PLAIN, or LOGIN where only that is offered (RFC 4954); a refusal means the
+        relay cannot be used now, which holds the mail back rather than bouncing anybody."""
+        mechanisms = extensions.get("auth", "").upper().split()
+        if "PLAIN" in mechanisms:
+            token = base64.b64encode(f"\0{username}\0{password}".encode()).decode("ascii")
+            self._write(f"AUTH PLAIN {token}\r\n".encode("ascii"))
+        elif "LOGIN" in mechanisms:
+            self._write(b"AUTH LOGIN\r\n")
+            await self._expect(334)
+            self._write(base64.b64encode(username.encode()) + b"\r\n")
+            await self._expect(334)
+            self._write(base64.b64encode(password.encode()) + b"\r\n")
         else:
-            replies = []
-            for command in commands:
-                smtp.send(command.encode("ascii"))
-                replies.append(smtp.getreply())
-                if replies[-1][0] >= 400:
-                    break
-        (mail_code, mail_text), *rest = replies
-        for code, text in replies:
-            if code == 421:  # the relay is closing the session
-                raise ConnectionFailure(f"421 {text!r}")
-        if mail_code >= 400:  # the relay refuses our sender: nothing can go now
-            raise ConnectionFailure(f"sender refused: {mail_code} {mail_text!r}")
-        (rcpt_code, rcpt_text), *data_reply = rest
-        if rcpt_code >= 400:
-            if data_reply and data_reply[0][0] == 354:  # a relay that opened DATA anyway: close it empty
-                smtp.send(b".\r\n")
-                smtp.getreply()
-            raise _classify(rcpt_code, rcpt_text)
-        data_code, data_text = data_reply[0]
-        if data_code != 354:
-            raise _classify(data_code, data_text)
-        smtp.send(_dot_stuffed(mail.data))
+            raise ConnectionFailure(f"the relay offers no AUTH PLAIN or LOGIN: {mechanisms}")
+        await self._expect(235)
+
+    async def _transaction(self, mail: RawMail, before_handover) -> None:
+        commands = [f"MAIL FROM:<{mail.sender}>\r\n", f"RCPT TO:<{mail.recipient}>\r\n", "DATA\r\n"]
+        async with asyncio.timeout(self._timeout):
+            if self._pipelining:
+                self._write("".join(commands).encode("ascii"))
+                replies = [await self._reply() for _ in commands]
+            else:
+                replies = []
+                for command in commands:
+                    self._write(command.encode("ascii"))
+                    replies.append(await self._reply())
+                    if replies[-1][0] >= 400:
+                        break
+            (mail_code, mail_text), *rest = replies
+            for code, text in replies:
+                if code == 421:  # the relay is closing the session
+                    raise ConnectionFailure(f"421 {text!r}")
+            if mail_code >= 400:  # the relay refuses our sender: nothing can go now
+                raise ConnectionFailure(f"sender refused: {mail_code} {mail_text!r}")
+            (rcpt_code, rcpt_text), *data_reply = rest
+            if rcpt_code >= 400:
+                if data_reply and data_reply[0][0] == 354:  # a relay that opened DATA anyway: close it empty
+                    self._write(b".\r\n")
+                    await self._reply()
+                raise _classify(rcpt_code, rcpt_text)
+            data_code, data_text = data_reply[0]
+            if data_code != 354:
+                raise _classify(data_code, data_text)
+            self._write(_dot_stuffed(mail.data))
+            await self._writer.drain()
         if before_handover is not None:
-            before_handover()
-        smtp.send(b".\r\n")
-        code, text = smtp.getreply()
+            await before_handover()
+        async with asyncio.timeout(self._timeout):
+            self._write(b".\r\n")
+            code, text = await self._reply()
         if code == 421:
             raise ConnectionFailure(f"421 {text!r}")
         if code != 250:
             raise _classify(code, text)
 
-    def _reset(self) -> None:
+    def _write(self, data: bytes) -> None:
+        self._writer.write(data)
+
+    async def _reply(self) -> tuple[int, str]:
+        """One reply, all its lines: (code, text with the lines joined by newlines)."""
+        lines = []
+        while True:
+            line = await self._reader.readline()
+            if not line.endswith(b"\n"):
+                raise ConnectionFailure("the relay closed the connection")
+            lines.append(line[4:].strip().decode("utf-8", "replace"))
+            if line[3:4] != b"-":
+                break
+        try:
+            return int(line[:3]), "\n".join(lines)
+        except ValueError:
+            raise ConnectionFailure(f"unreadable reply {line!r}") from None
+
+    async def _expect(self, wanted: int) -> None:
+        code, text = await self._reply()
+        if code != wanted:
+            raise ConnectionFailure(f"{code} {text!r}")
+
+    async def _reset(self) -> None:
         """After a refused transaction, make the session ready for the next message."""
         try:
-            if self._smtp is not None:
-                self._smtp.rset()
-        except (smtplib.SMTPException, OSError):
-            self.close()
+            async with asyncio.timeout(self._timeout):
+                self._write(b"RSET\r\n")
+                await self._expect(250)
+        except (ConnectionFailure, TimeoutError, OSError):
+            self._abort()
 
-    def close(self) -> None:
-        if self._smtp is not None:
-            try:
-                self._smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                self._smtp.close()
-            self._smtp = None
+    async def close(self) -> None:
+        if self._writer is None:
+            return
+        try:
+            async with asyncio.timeout(self._timeout):
+                self._write(b"QUIT\r\n")
+                await self._reply()
+        except (ConnectionFailure, TimeoutError, OSError):
+            pass
+        self._abort()
+
+    def _abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._reader = self._writer = None
+
+
+@functools.cache
+def _local_hostname() -> str:
+    """The name this host gives in EHLO (as smtplib does: the FQDN, else a literal)."""
+    name = socket.getfqdn()
+    return name if name.isascii() and "." in name else "[127.0.0.1]"
 
 
 def _dot_stuffed(data: bytes) -> bytes:
@@ -168,15 +250,15 @@ class FileConnection:
         self._folder = folder
         folder.mkdir(parents=True, exist_ok=True)
 
-    def send(self, mail: RawMail, before_handover: Callable[[], object] | None = None) -> None:
+    async def send(self, mail: RawMail, before_handover: Callable[[], Awaitable[object]] | None = None) -> None:
         if before_handover is not None:
-            before_handover()
+            await before_handover()
         name = mail.message_id.strip("<>").replace("/", "_") + ".eml"
         partial = self._folder / f".{name}.part"
         partial.write_bytes(mail.data)
         os.replace(partial, self._folder / name)  # readers never see half a file
 
-    def close(self) -> None:
+    async def close(self) -> None:
         pass
 
 
@@ -190,14 +272,14 @@ class MemoryConnection:
     def __init__(self, sink: list[EmailMessage], lock: threading.Lock) -> None:
         self._sink, self._lock = sink, lock
 
-    def send(self, mail: RawMail, before_handover: Callable[[], object] | None = None) -> None:
+    async def send(self, mail: RawMail, before_handover: Callable[[], Awaitable[object]] | None = None) -> None:
         if before_handover is not None:
-            before_handover()
+            await before_handover()
         message = message_from_bytes(mail.data, policy=_AS_RECEIVED)
         with self._lock:
             self._sink.append(message)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         pass
 
 
@@ -210,17 +292,11 @@ def outbox_folder(app: Flask) -> Path:
     return Path(app.instance_path) / "outbox"
 
 
-@contextmanager
-def connect(app: Flask):
-    """Open the configured transport for a run of messages and close it afterwards."""
+def open_connection(app: Flask) -> SMTPConnection | FileConnection | MemoryConnection:
+    """A connection of the configured transport; SMTP connects on its first message."""
     backend = app.config["MAIL_BACKEND"]
     if backend == "smtp":
-        connection = SMTPConnection(app.config)
-    elif backend == "file":
-        connection = FileConnection(outbox_folder(app))
-    else:
-        connection = MemoryConnection(app.extensions["mail_memory_outbox"], app.extensions["mail_memory_lock"])
-    try:
-        yield connection
-    finally:
-        connection.close()
+        return SMTPConnection(app.config)
+    if backend == "file":
+        return FileConnection(outbox_folder(app))
+    return MemoryConnection(app.extensions["mail_memory_outbox"], app.extensions["mail_memory_lock"])
