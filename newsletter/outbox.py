@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -257,26 +255,71 @@ def released(delivery_id: int, reply: str) -> Outcome:
     return Outcome(delivery_id, DeliveryStatus.RETRYING, reply=reply, next_attempt_at=retry_at)
 
 
-@contextmanager
-def recorder() -> Iterator[Connection]:
-    """A database connection of its own for writing outcomes, one per sender thread.
+class Recorder:
+    """A sender's own database connections for writing outcomes; a context manager.
 
-    On PostgreSQL its commits do not wait for the disk (synchronous_commit off): a killed
+    On PostgreSQL the commits do not wait for the disk (synchronous_commit off): a killed
     sender loses nothing that way, and should the database server itself crash, the worst
-    case is a mail sent again, never one lost.
+    case is a mail sent again, never one lost. There, :meth:`record_async` writes a batch
+    without hard bounces as one statement on a connection of the event loop, so the sender
+    goes on transmitting while PostgreSQL works; everything else goes through :func:`record`.
     """
-    with db.engine.connect() as connection:
-        postgres = connection.dialect.name == "postgresql"
-        if postgres:
-            connection.exec_driver_sql("SET synchronous_commit TO OFF")
-            connection.commit()
+
+    def __enter__(self) -> Recorder:
+        self._context = db.engine.connect()
+        self.connection = self._context.__enter__()
+        self._postgres = self.connection.dialect.name == "postgresql"
+        if self._postgres:
+            self.connection.exec_driver_sql("SET synchronous_commit TO OFF")
+            self.connection.commit()
+        self._async: Any = None
+        return self
+
+    def __exit__(self, *exc) -> None:
         try:
-            yield connection
+            self.connection.rollback()
+            if self._postgres:  # the connection goes back to the pool as it came
+                self.connection.exec_driver_sql("RESET synchronous_commit")
+                self.connection.commit()
         finally:
-            connection.rollback()
-            if postgres:  # the connection goes back to the pool as it came
-                connection.exec_driver_sql("RESET synchronous_commit")
-                connection.commit()
+            self._context.__exit__(*exc)
+
+    def record(self, outcomes: list[Outcome]) -> None:
+        try:
+            record(outcomes, self.connection)
+        except Exception:
+            self.connection.rollback()
+            raise
+
+    async def record_async(self, outcomes: list[Outcome]) -> None:
+        if not self._postgres or any(outcome.bounced_subscriber_id is not None for outcome in outcomes):
+            self.record(outcomes)
+            return
+        if self._async is None:
+            self._async = await _async_connection()
+        try:
+            await self._async.execute(_UPDATE_FROM_JSON, _update_parameters(outcomes), prepare=True)
+        except Exception:
+            await self.aclose()  # a fresh connection for the next batch
+            raise
+
+    async def aclose(self) -> None:
+        """Close the event loop's connection, if one was opened."""
+        if self._async is not None:
+            connection, self._async = self._async, None
+            await connection.close()
+
+
+async def _async_connection():
+    """A psycopg connection of the event loop, made with SQLAlchemy's own connect arguments;
+    autocommit, as each statement it runs is a whole transaction."""
+    import psycopg
+
+    engine = db.engine
+    args, params = engine.dialect.create_connect_args(engine.url)
+    connection = await psycopg.AsyncConnection.connect(*args, **params, autocommit=True)
+    await connection.execute("SET synchronous_commit TO OFF")
+    return connection
 
 
 _DELIVERY = Delivery.__table__
@@ -292,7 +335,7 @@ def record(outcomes: list[Outcome], connection: Connection) -> None:
     if not outcomes:
         return
     if connection.dialect.name == "postgresql":
-        _update_from_json([_values(outcome) | {"id": outcome.delivery_id} for outcome in outcomes], connection)
+        connection.exec_driver_sql(_UPDATE_FROM_JSON, _update_parameters(outcomes))
     else:
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for outcome in outcomes:
@@ -331,12 +374,13 @@ _UPDATE_FROM_JSON = (
 )
 
 
-def _update_from_json(rows: list[dict[str, Any]], connection: Connection) -> None:
-    """Every outcome of a batch in one statement, its values as one JSON document: the
-    driver passes one string instead of adapting a parameter per value."""
+def _update_parameters(outcomes: list[Outcome]) -> dict[str, str]:
+    """The parameters of :data:`_UPDATE_FROM_JSON`: every outcome's values as one JSON
+    document, so the driver passes one string instead of adapting a parameter per value."""
+    rows = [_values(outcome) | {"id": outcome.delivery_id} for outcome in outcomes]
     document = json.dumps([{key: _json_value(value) for key, value in row.items()} for row in rows])
     ids = "{" + ",".join(str(int(row["id"])) for row in rows) + "}"
-    connection.exec_driver_sql(_UPDATE_FROM_JSON, {"outcomes": document, "ids": ids})
+    return {"outcomes": document, "ids": ids}
 
 
 def _json_value(value: Any) -> Any:

@@ -79,8 +79,7 @@ class Sender:
     def __enter__(self) -> Sender:
         self._loop = asyncio.new_event_loop()
         self._connections = [transport.open_connection(self.app) for _ in range(self.concurrency)]
-        self._recorder = outbox.recorder()
-        self._database = self._recorder.__enter__()
+        self._recorder = outbox.Recorder().__enter__()
         return self
 
     def __exit__(self, *_exc) -> None:
@@ -91,7 +90,7 @@ class Sender:
             self._recorder.__exit__(None, None, None)
 
     async def _close_connections(self) -> None:
-        await asyncio.gather(*(connection.close() for connection in self._connections))
+        await asyncio.gather(self._recorder.aclose(), *(connection.close() for connection in self._connections))
 
     def drain(self, max_rounds: int | None = None) -> outbox.SendReport:
         """Send batches until nothing is due, the relay is down, or a stop was requested."""
@@ -117,7 +116,7 @@ class Sender:
 
     async def _send(self, ids: list[int]) -> None:
         items: asyncio.Queue = asyncio.Queue(maxsize=self.concurrency * 2)
-        outcomes = _Outcomes(self._finish)
+        outcomes = _Outcomes(self._finish_async)
         workers = [
             asyncio.create_task(self._connection_loop(connection, items, outcomes))
             for connection in self._connections
@@ -201,11 +200,22 @@ class Sender:
         if not outcomes:
             return
         try:
-            outbox.record(outcomes, self._database)
+            self._recorder.record(outcomes)
         except Exception:  # the rows stay "sending"; their lease brings them back
             logger.exception("recording delivery outcomes failed")
-            self._database.rollback()
             return
+        self._count(outcomes)
+
+    async def _finish_async(self, outcomes: list[outbox.Outcome]) -> None:
+        """Store ``outcomes`` while the connections go on, and count them."""
+        try:
+            await self._recorder.record_async(outcomes)
+        except Exception:  # the rows stay "sending"; their lease brings them back
+            logger.exception("recording delivery outcomes failed")
+            return
+        self._count(outcomes)
+
+    def _count(self, outcomes: list[outbox.Outcome]) -> None:
         for outcome in outcomes:
             self._report.count(outcome.status)
 
@@ -239,7 +249,7 @@ class _Outcomes:
             self._arrived.clear()
             batch, self._waiting = self._waiting, []
             try:
-                self._store([outcome for outcome, _ in batch])
+                await self._store([outcome for outcome, _ in batch])
             finally:
                 for _, stored in batch:
                     stored.set_result(None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
 import click
@@ -25,6 +26,7 @@ def send_digest() -> None:
 
     Prints "nothing new" (and sends nothing) when there is no new article.
     """
+    gc.freeze()  # what is loaded by now lives as long as the process (see the worker)
     issue = digest.build_digest(DigestTrigger.COMMAND)
     if issue is None:
         db.session.rollback()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import click
@@ -17,6 +18,9 @@ def worker() -> None:
     """Run the scheduled jobs and the mail sender until stopped (SIGTERM/SIGINT)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     click.echo("worker started; Ctrl+C or SIGTERM stops it after the mails in flight")
+    # The app and its modules live as long as the process: the garbage collector need not
+    # walk them again at every full collection while mail goes out, nor at exit.
+    gc.freeze()
     scheduler.run_worker(current_app._get_current_object())
 
 
