@@ -91,6 +91,7 @@ def validate(app: Flask) -> None:
             raise ConfigError(f"{key} must be greater than 0, got {config[key]!r}")
     if config["SEND_PROCESSES"] < 0:
         raise ConfigError(f"SEND_PROCESSES must be 0 for one per CPU, or more, got {config['SEND_PROCESSES']!r}")
+    _validate_relay(config)
     for url in config["FEED_URLS"]:
         if not isinstance(url, str) or not url.strip().startswith(("http://", "https://")):
             raise ConfigError(f"FEED_URLS must list http:// or https:// addresses, got {url!r}")
@@ -108,6 +109,18 @@ def validate(app: Flask) -> None:
         raise ConfigError(
             "SECRET_KEY is the development default; set NEWSLETTER_SECRET_KEY to a long random"
             " value (python3 -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+
+
+def _validate_relay(config) -> None:
+    """A password goes to the relay only encrypted, unless the relay is this machine."""
+    if config["MAIL_USE_TLS"] and config["MAIL_USE_SSL"]:
+        raise ConfigError("MAIL_USE_TLS (STARTTLS) and MAIL_USE_SSL (TLS from the start) exclude each other; set one")
+    loopback = str(config["MAIL_SERVER"]).strip("[]").lower() in ("localhost", "127.0.0.1", "::1")
+    if config.get("MAIL_USERNAME") and not (config["MAIL_USE_TLS"] or config["MAIL_USE_SSL"] or loopback):
+        raise ConfigError(
+            "MAIL_USERNAME is set but the relay connection is not encrypted; set MAIL_USE_TLS or MAIL_USE_SSL"
+            " so the password does not cross the network in plain text"
         )
 
 

@@ -74,6 +74,21 @@ def test_mistyped_environment_values_are_refused_clearly(clean_env, tmp_path, ke
         create_app({"TESTING": True}, instance_path=str(tmp_path))
 
 
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"MAIL_USERNAME": "news", "MAIL_SERVER": "smtp.example.org"}, "the relay connection is not encrypted"),
+        ({"MAIL_USE_TLS": True, "MAIL_USE_SSL": True}, "exclude each other"),
+    ],
+)
+def test_relay_settings_that_would_leak_or_contradict_are_refused(clean_env, tmp_path, settings, message):
+    with pytest.raises(ConfigError, match=message):
+        create_app({"TESTING": True, **settings}, instance_path=str(tmp_path))
+    username = settings.get("MAIL_USERNAME")
+    for allowed in ({"MAIL_USE_TLS": True}, {"MAIL_USE_SSL": True}, {"MAIL_SERVER": "localhost"}) if username else ():
+        create_app({"TESTING": True, **settings, **allowed}, instance_path=str(tmp_path))
+
+
 def test_refuses_the_default_secret_key_outside_debug_and_testing(clean_env, tmp_path):
     with pytest.raises(ConfigError, match="SECRET_KEY is the development default"):
         create_app(instance_path=str(tmp_path))
