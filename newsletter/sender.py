@@ -19,6 +19,8 @@ the rest of the claimed batch back to the queue, and stops.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import logging
 import threading
 from dataclasses import dataclass
@@ -77,17 +79,28 @@ class Sender:
         self._report = outbox.SendReport()
 
     def __enter__(self) -> Sender:
+        self._recorder = outbox.Recorder().__enter__()
         self._loop = asyncio.new_event_loop()
         self._connections = [transport.open_connection(self.app) for _ in range(self.concurrency)]
-        self._recorder = outbox.Recorder().__enter__()
         return self
 
     def __exit__(self, *_exc) -> None:
         try:
-            self._loop.run_until_complete(self._close_connections())
+            self._run(self._close_connections())
         finally:
             self._loop.close()
             self._recorder.__exit__(None, None, None)
+
+    def _run(self, coroutine) -> None:
+        """Run ``coroutine`` on the sender's loop, on this thread; on a thread of its own
+        where this one runs an event loop already (Playwright's sync API, a notebook)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop.run_until_complete(coroutine)
+            return
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sender-loop") as pool:
+            pool.submit(contextvars.copy_context().run, self._loop.run_until_complete, coroutine).result()
 
     async def _close_connections(self) -> None:
         await asyncio.gather(self._recorder.aclose(), *(connection.close() for connection in self._connections))
@@ -111,7 +124,7 @@ class Sender:
             return outbox.SendReport()
         ids = outbox.claim(limit)
         if ids:
-            self._loop.run_until_complete(self._send(ids))
+            self._run(self._send(ids))
         return outbox.SendReport(**{key: value - getattr(before, key) for key, value in vars(self._report).items()})
 
     async def _send(self, ids: list[int]) -> None:

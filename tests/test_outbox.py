@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -64,6 +65,17 @@ def test_an_address_at_a_domain_beyond_ascii_gets_its_mail(smtp_app, visitor, sm
     (message,) = smtp_server.messages
     assert smtp_server.handler.envelopes[0][1] == ["anna@xn--bcher-kva.de"]
     assert message["To"] == "anna@xn--bcher-kva.de"
+
+
+def test_mail_goes_out_when_the_caller_runs_an_event_loop_already(smtp_app, visitor, smtp_server):
+    """The sender's own loop then runs on a thread of its own (Playwright's sync API does this)."""
+    visitor.sign_up("ann@example.org")
+
+    async def caller():
+        return drain(smtp_app)
+
+    assert asyncio.run(caller()).sent == 1
+    assert [message["To"] for message in smtp_server.messages] == ["ann@example.org"]
 
 
 def test_doi_mail_follows_the_visitors_language(smtp_app, client, smtp_server):
