@@ -19,8 +19,6 @@ the rest of the claimed batch back to the queue, and stops.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextvars
 import logging
 import threading
 from dataclasses import dataclass
@@ -92,15 +90,17 @@ class Sender:
             self._recorder.__exit__(None, None, None)
 
     def _run(self, coroutine) -> None:
-        """Run ``coroutine`` on the sender's loop, on this thread; on a thread of its own
-        where this one runs an event loop already (Playwright's sync API, a notebook)."""
+        """Run ``coroutine`` on the sender's loop, on this thread.
+
+        Sending is a blocking call. Where this thread runs an event loop already (Playwright's
+        sync API, a notebook), that loop waits for it like for any other blocking call: it is
+        set aside while the sender's loop runs, and put back afterwards."""
+        outer = asyncio.events._get_running_loop()
+        asyncio.events._set_running_loop(None)
         try:
-            asyncio.get_running_loop()
-        except RuntimeError:
             self._loop.run_until_complete(coroutine)
-            return
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sender-loop") as pool:
-            pool.submit(contextvars.copy_context().run, self._loop.run_until_complete, coroutine).result()
+        finally:
+            asyncio.events._set_running_loop(outer)
 
     async def _close_connections(self) -> None:
         await asyncio.gather(self._recorder.aclose(), *(connection.close() for connection in self._connections))

@@ -113,14 +113,16 @@ def assert_waits_for_a_retry(app, clock, report: outbox.SendReport, reply_contai
     assert drain(app).attempted == 0  # not due before then
 
 
-def test_starttls_encrypts_the_session_on_the_plain_port(app, visitor, relays, ca, trusted):
-    server, settings = tls_relay(relays, "starttls", server_context(ca, "localhost", "127.0.0.1"))
+@pytest.mark.parametrize("mode", MODES)
+def test_the_session_is_encrypted_before_any_mail_goes(app, visitor, relays, ca, trusted, mode):
+    """STARTTLS on the plain port, or SMTPS: TLS from the first byte (that relay has no STARTTLS)."""
+    server, settings = tls_relay(relays, mode, server_context(ca, "localhost", "127.0.0.1"))
     use_relay(app, server, **settings)
     visitor.sign_up("ann@example.org")
     assert drain(app).sent == 1
     (message,) = server.messages
     assert message["To"] == "ann@example.org"
-    # the relay refuses MAIL FROM before STARTTLS, and saw this message inside TLS
+    # the STARTTLS relay refuses MAIL FROM before STARTTLS; both saw this message inside TLS
     assert server.handler.tls_versions[0] in {"TLSv1.2", "TLSv1.3"}
     assert server.handler.authenticated_as == [None]
     assert delivery(app).status is DeliveryStatus.SENT
@@ -133,17 +135,6 @@ def test_a_relay_without_starttls_gets_no_mail_in_plain_text(app, visitor, relay
     report = drain(app)
     assert server.messages == []
     assert_waits_for_a_retry(app, clock, report, "STARTTLS")
-
-
-def test_smtps_speaks_tls_from_the_first_byte(app, visitor, relays, ca, trusted):
-    server, settings = tls_relay(relays, "smtps", server_context(ca, "localhost", "127.0.0.1"))
-    use_relay(app, server, **settings)
-    visitor.sign_up("ann@example.org")
-    assert drain(app).sent == 1
-    (message,) = server.messages
-    assert message["To"] == "ann@example.org"
-    # this relay has no STARTTLS: TLS here can only have been there from the connection's start
-    assert server.handler.tls_versions[0] in {"TLSv1.2", "TLSv1.3"}
 
 
 @pytest.mark.parametrize("mode", MODES)
