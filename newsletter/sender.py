@@ -104,6 +104,7 @@ class Sender:
 
     async def _close_connections(self) -> None:
         await asyncio.gather(self._recorder.aclose(), *(connection.close() for connection in self._connections))
+        await asyncio.sleep(0)  # the closed transports' last callbacks run before the loop closes
 
     def drain(self, max_rounds: int | None = None) -> outbox.SendReport:
         """Send batches until nothing is due, the relay is down, or a stop was requested."""

@@ -76,13 +76,13 @@ class SMTPConnection:
                     await self._open()
             await self._transaction(mail, before_handover)
         except ConnectionFailure:
-            self._abort()
+            await self._drop()
             raise
         except DeliveryError:  # this message was refused; the session goes on
             await self._reset()
             raise
         except (TimeoutError, OSError, EOFError) as exc:
-            self._abort()
+            await self._drop()
             raise ConnectionFailure(f"connection: {exc!r}") from exc
 
     async def _open(self) -> None:
@@ -206,7 +206,7 @@ class SMTPConnection:
                 self._write(b"RSET\r\n")
                 await self._expect(250)
         except (ConnectionFailure, TimeoutError, OSError):
-            self._abort()
+            await self._drop()
 
     async def close(self) -> None:
         if self._writer is None:
@@ -217,12 +217,19 @@ class SMTPConnection:
                 await self._reply()
         except (ConnectionFailure, TimeoutError, OSError):
             pass
-        self._abort()
+        await self._drop()
 
-    def _abort(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._reader = self._writer = None
+    async def _drop(self) -> None:
+        """Close the session's connection (TLS too, with its goodbye) and forget it."""
+        writer, self._reader, self._writer = self._writer, None, None
+        if writer is None:
+            return
+        writer.close()
+        try:
+            async with asyncio.timeout(min(self._timeout, 5)):
+                await writer.wait_closed()
+        except Exception:  # the connection is broken already, or the relay does not answer
+            writer.transport.abort()
 
 
 @functools.cache
