@@ -200,7 +200,10 @@ class Sender:
             await connection.send(item.mail, (lambda: previous) if previous is not None else None)
         except transport.ConnectionFailure as exc:
             self.relay_down.set()
-            logger.warning("mail relay unreachable; the rest waits: %s", exc.reply)
+            logger.warning(
+                "the mail relay cannot take mail now (down, or it refused TLS, login or sender); the rest waits: %s",
+                exc.reply,
+            )
             return outbox.released(item.delivery_id, exc.reply)
         except transport.TemporaryFailure as exc:
             return outbox.retry_or_fail(item.delivery_id, attempts, exc.reply)
