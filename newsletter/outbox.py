@@ -281,6 +281,8 @@ class Recorder:
             if self._postgres:  # the connection goes back to the pool as it came
                 self.connection.exec_driver_sql("RESET synchronous_commit")
                 self.connection.commit()
+        except Exception:  # a broken connection: the pool must not hand it out again
+            self.connection.invalidate()
         finally:
             self._context.__exit__(*exc)
 

@@ -74,6 +74,9 @@ class Sender:
         rate = rate or app.config.get("MAIL_RATE_LIMIT")
         self.bucket = TokenBucket(rate) if rate else None
         self.relay_down = threading.Event()
+        #: Set when outcomes could not be stored (the database failed): nothing more is handed
+        #: over, as each mail handed over now would go out again once its lease ends.
+        self.store_failed = threading.Event()
         self._report = outbox.SendReport()
 
     def __enter__(self) -> Sender:
@@ -114,14 +117,14 @@ class Sender:
             report = self.send_batch()
             total.add(report)
             rounds += 1
-            if report.attempted == 0 or self.relay_down.is_set() or stop_requested():
+            if report.attempted == 0 or self.halted():
                 break
         return total
 
     def send_batch(self, limit: int = outbox.CLAIM_BATCH) -> outbox.SendReport:
         """Claim up to ``limit`` due mails, send them, and return what happened to them."""
         before = outbox.SendReport(**vars(self._report))
-        if self.relay_down.is_set() or stop_requested():
+        if self.halted():
             return outbox.SendReport()
         ids = outbox.claim(limit)
         if ids:
@@ -146,7 +149,7 @@ class Sender:
     async def _produce(self, ids: list[int], items: asyncio.Queue) -> None:
         for start in range(0, len(ids), COMPOSE_CHUNK):
             chunk = ids[start : start + COMPOSE_CHUNK]
-            if self.relay_down.is_set() or stop_requested():
+            if self.halted():
                 self._finish([outbox.released(delivery_id, "not sent: sender stopping") for delivery_id in chunk])
                 continue
             for item in self._compose(chunk):
@@ -191,13 +194,23 @@ class Sender:
             previous = outcomes.add(outcome)
 
     async def _deliver(self, connection, item: _Item, previous: asyncio.Future | None) -> outbox.Outcome:
-        if self.relay_down.is_set() or stop_requested():
+        if self.halted():
             return outbox.released(item.delivery_id, "not sent: relay unreachable or sender stopping")
         if self.bucket is not None:
             await self.bucket.acquire_async()
         attempts = item.attempts + 1
+
+        async def previous_stored() -> None:
+            # Any failed store stops every connection: a later one may succeed again (on a new
+            # database connection), but the mails of the failed one are unrecorded already.
+            if not await previous or self.store_failed.is_set():
+                raise _PreviousNotStored
+
         try:
-            await connection.send(item.mail, (lambda: previous) if previous is not None else None)
+            await connection.send(item.mail, previous_stored if previous is not None else None)
+        except _PreviousNotStored:  # the connection dropped the message before its final dot
+            self.store_failed.set()
+            return outbox.released(item.delivery_id, "not sent: outcomes could not be stored")
         except transport.ConnectionFailure as exc:
             self.relay_down.set()
             logger.warning(
@@ -218,28 +231,45 @@ class Sender:
             return
         try:
             self._recorder.record(outcomes)
-        except Exception:  # the rows stay "sending"; their lease brings them back
-            logger.exception("recording delivery outcomes failed")
+        except Exception as exc:  # the rows stay "sending"; their lease brings them back
+            self._store_failed(exc)
             return
         self._count(outcomes)
 
-    async def _finish_async(self, outcomes: list[outbox.Outcome]) -> None:
-        """Store ``outcomes`` while the connections go on, and count them."""
+    async def _finish_async(self, outcomes: list[outbox.Outcome]) -> bool:
+        """Store ``outcomes`` while the connections go on, and count them; False if that failed."""
         try:
             await self._recorder.record_async(outcomes)
-        except Exception:  # the rows stay "sending"; their lease brings them back
-            logger.exception("recording delivery outcomes failed")
-            return
+        except Exception as exc:  # the rows stay "sending"; their lease brings them back
+            self._store_failed(exc)
+            return False
         self._count(outcomes)
+        return True
+
+    def _store_failed(self, exc: Exception) -> None:
+        summary = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        logger.error("recording delivery outcomes failed; no more mail is handed over: %s", summary)
+        logger.debug("recording delivery outcomes failed", exc_info=exc)
+        self.store_failed.set()
+
+    def halted(self) -> bool:
+        """Whether this sender hands nothing more over: the relay is down, outcomes cannot be
+        stored, or a stop was requested."""
+        return self.relay_down.is_set() or self.store_failed.is_set() or stop_requested()
 
     def _count(self, outcomes: list[outbox.Outcome]) -> None:
         for outcome in outcomes:
             self._report.count(outcome.status)
 
 
+class _PreviousNotStored(Exception):
+    """The previous mail's outcome could not be stored, so the next one must not be handed over."""
+
+
 class _Outcomes:
     """Outcomes waiting to be stored: whatever has come together is stored in one go, while
-    the connections go on transmitting; each outcome's future is done once it is stored."""
+    the connections go on transmitting; each outcome's future is done once the store is over,
+    with True if it succeeded."""
 
     def __init__(self, store) -> None:
         self._store = store
@@ -265,10 +295,11 @@ class _Outcomes:
             await self._arrived.wait()
             self._arrived.clear()
             batch, self._waiting = self._waiting, []
+            succeeded = False
             try:
-                await self._store([outcome for outcome, _ in batch])
+                succeeded = await self._store([outcome for outcome, _ in batch])
             finally:
                 for _, stored in batch:
-                    stored.set_result(None)
+                    stored.set_result(succeeded)
             if self._closing and not self._waiting:
                 return

@@ -103,6 +103,6 @@ def _helper(pool: SendPool, number: int) -> None:
             if sender.relay_down.is_set():
                 pool._relay_down.value = 1
                 return
-            if report.attempted == 0:
+            if report.attempted == 0 or sender.halted():
                 return
 

@@ -58,7 +58,8 @@ class SMTPConnection:
     a message costs two round trips instead of four. The message is handed over only with
     its final dot; ``before_handover`` is awaited right before that, while everything else of
     the transaction has already crossed the wire (the sender waits there for the previous
-    message's outcome to be stored, which keeps a crash from repeating more than one).
+    message's outcome to be stored, which keeps a crash from repeating more than one). If it
+    raises, the connection is closed without the dot, so the relay discards the message.
     MAIL_TIMEOUT bounds every wait for the relay, but not that one.
     """
 
@@ -167,7 +168,12 @@ class SMTPConnection:
             self._write(_dot_stuffed(mail.data))
             await self._writer.drain()
         if before_handover is not None:
-            await before_handover()
+            try:
+                await before_handover()
+            except BaseException:
+                # Closed before its final dot, the message is not delivered (RFC 5321 §4.1.1.4).
+                await self._drop()
+                raise
         async with asyncio.timeout(self._timeout):
             self._write(b".\r\n")
             code, text = await self._reply()

@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import func, select
 
@@ -169,6 +170,35 @@ def test_sigterm_finishes_the_mails_in_flight_and_gives_the_rest_back(postgres_c
     assert after_stop[DeliveryStatus.SENT] == len(smtp_server.messages)
     restart_after_lease(app, clock)
     assert smtp_server.handler.recipient_counts() == dict.fromkeys(emails, 1)
+
+
+def drop_database_connections(uri: str) -> None:
+    """End every other session on the test's PostgreSQL database, as a database restart would."""
+    with psycopg.connect(uri.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as connection:
+        connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+
+
+def test_outcomes_that_cannot_be_stored_stop_the_sending(postgres_config, app, smtp_server, clock):
+    """Every mail handed over with its outcome unstored goes out again later; so once a store
+    fails, nothing more is handed over, and the repeat stays at one mail per connection."""
+    emails = queue_digest(app, 400)
+    concurrency = app.config["MAIL_CONCURRENCY"]
+    smtp_server.handler.on_message = lambda count: count == 100 and drop_database_connections(
+        app.config["SQLALCHEMY_DATABASE_URI"]
+    )
+    with app.app_context(), Sender(app) as sender:
+        sender.drain()
+        assert sender.store_failed.is_set()
+    stopped_at = len(smtp_server.messages)
+    assert 100 <= stopped_at < 100 + concurrency
+    smtp_server.handler.on_message = None
+    restart_after_lease(app, clock)
+    counts = smtp_server.handler.recipient_counts()
+    assert set(counts) == set(emails)
+    assert sum(counts.values()) - len(emails) <= concurrency
 
 
 def test_mail_goes_out_over_mail_concurrency_connections(smtp_app, smtp_server):
@@ -348,3 +378,20 @@ def test_send_digest_from_several_processes_reports_a_relay_that_is_down(postgre
     assert command.returncode == 0, output
     assert "the worker (flask worker) retries the rest" in output
     assert statuses(app) == {DeliveryStatus.RETRYING: 50}
+
+
+def test_send_digest_stops_with_a_clear_error_when_the_database_fails(postgres_config, app, smtp_server):
+    with app.app_context():
+        emails = add_readers(400)
+        add_article("Neuigkeiten")
+        db.session.commit()
+    smtp_server.handler.on_message = lambda count: count == 100 and drop_database_connections(
+        app.config["SQLALCHEMY_DATABASE_URI"]
+    )
+    # One process: with several, one that reconnects in time may rightly go on alone.
+    command = flask_process(app, smtp_server.port, "send-digest", SEND_PROCESSES=1)
+    output, _ = command.communicate(timeout=120)
+    assert command.returncode == 1, output
+    assert "the database failed while sending" in output and "Traceback" not in output
+    assert 100 <= len(smtp_server.messages) < 100 + 4  # MAIL_CONCURRENCY in flight at most
+    assert set(smtp_server.handler.recipient_counts()) < set(emails)

@@ -8,12 +8,17 @@ import time
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy.exc import OperationalError
 
 from .. import digest
 from ..extensions import db
 from ..models import DeliveryStatus, DigestTrigger
 from ..sendpool import SendPool
 
+_DATABASE_FAILED = (
+    "the database failed while sending ({error}); sending stopped. The mails not yet recorded go"
+    " out once their lease ends (flask worker, or send-digest again), at most one per connection twice"
+)
 #: Pause while another sender holds the last deliveries (it sends them, or its lease ends).
 _POLL_SECONDS = 0.5
 
@@ -38,8 +43,11 @@ def send_digest() -> None:
         f"digest {digest_id}: {_count(digest.article_count(digest_id), 'article')}"
         f" for {_count(queued, 'subscriber')}"
     )
-    relay_down = _send(digest_id, queued)
-    counts = digest.delivery_counts(digest_id)
+    try:
+        relay_down = _send(digest_id, queued)
+        counts = digest.delivery_counts(digest_id)
+    except OperationalError as exc:
+        raise click.ClickException(_DATABASE_FAILED.format(error=exc.orig or exc)) from None
     click.echo(_summary(queued, counts))
     if relay_down:
         click.echo(
@@ -62,6 +70,8 @@ def _send(digest_id: int, queued: int) -> bool:
                 bar.update(min(queued, attempted + pool.helpers_attempted()) - bar.pos)
                 if sender.relay_down.is_set():
                     return True  # the relay is down: leave the rest to the worker's retries
+                if sender.store_failed.is_set():
+                    raise click.ClickException(_DATABASE_FAILED.format(error="outcomes could not be stored"))
                 if report.attempted == 0:
                     if pool.relay_down():
                         pool.wait(_POLL_SECONDS)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
@@ -43,6 +44,8 @@ class RecordingHandler:
         self.data_reply: str | None = None
         #: reply to every MAIL FROM, e.g. "550 5.7.1 sender not allowed"
         self.mail_from_reply: str | None = None
+        #: called with the number of messages received so far, before each one is acknowledged
+        self.on_message: Callable[[int], None] | None = None
         #: whether EHLO offers PIPELINING
         self.pipelining = True
         #: how many SMTP sessions offered PIPELINING in their EHLO reply
@@ -96,6 +99,9 @@ class RecordingHandler:
             self.tls_versions.append(tls.version() if tls is not None else None)
             self.authenticated_as.append(session.auth_data.login.decode() if session.authenticated else None)
             self.received.notify_all()
+            count = len(self.messages)
+        if self.on_message is not None:
+            self.on_message(count)  # before the reply: the client still waits for it
         return "250 2.0.0 accepted"
 
     def authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
