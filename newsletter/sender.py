@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from flask import Flask
@@ -78,6 +79,7 @@ class Sender:
         #: over, as each mail handed over now would go out again once its lease ends.
         self.store_failed = threading.Event()
         self._report = outbox.SendReport()
+        self._on_progress: Callable[[int], object] | None = None
 
     def __enter__(self) -> Sender:
         self._recorder = outbox.Recorder().__enter__()
@@ -109,29 +111,40 @@ class Sender:
         await asyncio.gather(self._recorder.aclose(), *(connection.close() for connection in self._connections))
         await asyncio.sleep(0)  # the closed transports' last callbacks run before the loop closes
 
-    def drain(self, max_rounds: int | None = None) -> outbox.SendReport:
-        """Send batches until nothing is due, the relay is down, or a stop was requested."""
-        total = outbox.SendReport()
-        rounds = 0
-        while max_rounds is None or rounds < max_rounds:
-            report = self.send_batch()
-            total.add(report)
-            rounds += 1
-            if report.attempted == 0 or self.halted():
-                break
-        return total
+    def drain(
+        self, max_rounds: int | None = None, on_progress: Callable[[int], object] | None = None
+    ) -> outbox.SendReport:
+        """Claim and send batch after batch until nothing is due, the relay is down, or a stop
+        was requested; ``on_progress`` hears how many outcomes each store added.
+
+        The next batch is claimed and composed while the last mails of the one before are
+        still on the wire: the connections never wait for a batch boundary."""
+        return self._sending(self._claims(outbox.CLAIM_BATCH, max_rounds), on_progress)
 
     def send_batch(self, limit: int = outbox.CLAIM_BATCH) -> outbox.SendReport:
         """Claim up to ``limit`` due mails, send them, and return what happened to them."""
+        return self._sending(self._claims(limit, 1), None)
+
+    def _claims(self, limit: int, rounds: int | None) -> Iterator[list[int]]:
+        """Claimed batches, until nothing is due, ``rounds`` were taken, or the sender halts."""
+        taken = 0
+        while (rounds is None or taken < rounds) and not self.halted():
+            ids = outbox.claim(limit)
+            taken += 1
+            if not ids:
+                return
+            yield ids
+
+    def _sending(self, claims: Iterator[list[int]], on_progress) -> outbox.SendReport:
         before = outbox.SendReport(**vars(self._report))
-        if self.halted():
-            return outbox.SendReport()
-        ids = outbox.claim(limit)
-        if ids:
-            self._run(self._send(ids))
+        self._on_progress = on_progress
+        try:
+            self._run(self._send(claims))
+        finally:
+            self._on_progress = None
         return outbox.SendReport(**{key: value - getattr(before, key) for key, value in vars(self._report).items()})
 
-    async def _send(self, ids: list[int]) -> None:
+    async def _send(self, claims: Iterator[list[int]]) -> None:
         items: asyncio.Queue = asyncio.Queue(maxsize=self.concurrency * 2)
         outcomes = _Outcomes(self._finish_async)
         workers = [
@@ -139,7 +152,8 @@ class Sender:
             for connection in self._connections
         ]
         try:
-            await self._produce(ids, items)
+            for ids in claims:
+                await self._produce(ids, items)
         finally:
             for _ in workers:
                 await items.put(_DONE)
@@ -260,6 +274,8 @@ class Sender:
     def _count(self, outcomes: list[outbox.Outcome]) -> None:
         for outcome in outcomes:
             self._report.count(outcome.status)
+        if self._on_progress is not None and outcomes:
+            self._on_progress(len(outcomes))
 
 
 class _PreviousNotStored(Exception):

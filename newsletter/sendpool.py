@@ -77,6 +77,10 @@ class SendPool:
         """Whether a helper found the relay unreachable."""
         return bool(self._relay_down.value) if self._relay_down is not None else False
 
+    def _count_attempted(self, attempted: int) -> None:
+        with self._attempted.get_lock():
+            self._attempted.value += attempted
+
     def helpers_running(self) -> bool:
         return any(helper.is_alive() for helper in self._helpers)
 
@@ -96,13 +100,7 @@ def _helper(pool: SendPool, number: int) -> None:
         for engine in db.engines.values():
             engine.dispose(close=False)  # the parent's pooled connections stay the parent's
     with pool.app.app_context(), pool.sender(number) as sender:
-        while True:
-            report = sender.send_batch()
-            with pool._attempted.get_lock():
-                pool._attempted.value += report.attempted
-            if sender.relay_down.is_set():
-                pool._relay_down.value = 1
-                return
-            if report.attempted == 0 or sender.halted():
-                return
+        sender.drain(on_progress=pool._count_attempted)
+        if sender.relay_down.is_set():
+            pool._relay_down.value = 1
 

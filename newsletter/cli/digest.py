@@ -21,6 +21,8 @@ _DATABASE_FAILED = (
 )
 #: Pause while another sender holds the last deliveries (it sends them, or its lease ends).
 _POLL_SECONDS = 0.5
+#: How often the progress bar is redrawn at most.
+_PROGRESS_SECONDS = 0.2
 
 
 @click.command("send-digest")
@@ -64,24 +66,31 @@ def _send(digest_id: int, queued: int) -> bool:
     with SendPool(app) as pool, pool.sender() as sender:
         with click.progressbar(length=queued, label="sending") as bar:
             attempted = 0
+            shown_at = 0.0
+
+            def show(stored: int) -> None:
+                nonlocal attempted, shown_at
+                attempted += stored
+                if time.monotonic() - shown_at >= _PROGRESS_SECONDS:
+                    shown_at = time.monotonic()
+                    bar.update(min(queued, attempted + pool.helpers_attempted()) - bar.pos)
+
             while True:
-                report = sender.send_batch()
-                attempted += report.attempted
-                bar.update(min(queued, attempted + pool.helpers_attempted()) - bar.pos)
+                sender.drain(on_progress=show)
                 if sender.relay_down.is_set():
                     return True  # the relay is down: leave the rest to the worker's retries
                 if sender.store_failed.is_set():
                     raise click.ClickException(_DATABASE_FAILED.format(error="outcomes could not be stored"))
-                if report.attempted == 0:
-                    if pool.relay_down():
-                        pool.wait(_POLL_SECONDS)
-                        return True
-                    if pool.helpers_running():
-                        pool.wait(_POLL_SECONDS)  # they are sending the last ones
-                    elif _waiting(digest.delivery_counts(digest_id)) == 0:
-                        return False
-                    else:
-                        time.sleep(_POLL_SECONDS)  # another sender holds the last ones, or its lease runs out
+                if pool.relay_down():
+                    pool.wait(_POLL_SECONDS)
+                    return True
+                if pool.helpers_running():
+                    pool.wait(_POLL_SECONDS)  # they are sending the last ones
+                elif _waiting(digest.delivery_counts(digest_id)) == 0:
+                    bar.update(queued - bar.pos)
+                    return False
+                else:
+                    time.sleep(_POLL_SECONDS)  # another sender holds the last ones, or its lease runs out
 
 
 def _waiting(counts: dict[DeliveryStatus, int]) -> int:
