@@ -209,7 +209,7 @@ class Sender:
 
     async def _deliver(self, connection, item: _Item, previous: asyncio.Future | None) -> outbox.Outcome:
         if self.halted():
-            return outbox.released(item.delivery_id, "not sent: relay unreachable or sender stopping")
+            return outbox.released(item.delivery_id, "not sent: the sender stopped (relay, database or stop)")
         if self.bucket is not None:
             await self.bucket.acquire_async()
         attempts = item.attempts + 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from flask import current_app
 from itsdangerous import BadData, SignatureExpired, Signer, TimestampSigner, URLSafeSerializer, URLSafeTimedSerializer
@@ -90,9 +90,11 @@ class _Quick(Serializer):
     def make_signer(self, salt: str | bytes | None = None) -> Signer:
         if salt is not None and salt != self.salt:
             return super().make_signer(salt)
-        if "_own_signer" not in self.__dict__:
-            self.__dict__["_own_signer"] = super().make_signer()
-        return self.__dict__["_own_signer"]
+        return self._own_signer
+
+    @cached_property
+    def _own_signer(self) -> Signer:
+        return super().make_signer()
 
 
 _QUICK_SIGNING = {"algorithm": _SHA1HMAC()}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import ipaddress
 import os
 import socket
 import ssl
@@ -97,7 +98,7 @@ class SMTPConnection:
         # message, is not held back for the relay's delayed ACK.
         await self._expect(220)
         extensions = await self._ehlo()
-        if c["MAIL_USE_TLS"] and not c["MAIL_USE_SSL"]:
+        if c["MAIL_USE_TLS"]:  # never together with MAIL_USE_SSL (settings.validate)
             if "starttls" not in extensions:
                 raise ConnectionFailure("the relay does not offer STARTTLS (MAIL_USE_TLS)")
             self._write(b"STARTTLS\r\n")
@@ -110,7 +111,7 @@ class SMTPConnection:
 
     async def _ehlo(self) -> dict[str, str]:
         """EHLO; the relay's extensions by lower-case keyword, with their parameters."""
-        self._write(f"EHLO {_local_hostname()}\r\n".encode("ascii"))
+        self._write(f"EHLO {_ehlo_name(self._writer.get_extra_info('sockname'))}\r\n".encode("ascii"))
         code, text = await self._reply()
         if code != 250:
             raise ConnectionFailure(f"EHLO refused: {code} {text!r}")
@@ -238,11 +239,19 @@ class SMTPConnection:
             writer.transport.abort()
 
 
+def _ehlo_name(sockname) -> str:
+    """The name this host gives in EHLO (RFC 5321 §4.1.4): its FQDN, else an address literal
+    of the connection's own end (as smtplib does, but the address the relay really sees)."""
+    name = _fqdn()
+    if name.isascii() and "." in name:
+        return name
+    address = ipaddress.ip_address(sockname[0]) if sockname else ipaddress.ip_address("127.0.0.1")
+    return f"[IPv6:{address}]" if address.version == 6 else f"[{address}]"
+
+
 @functools.cache
-def _local_hostname() -> str:
-    """The name this host gives in EHLO (as smtplib does: the FQDN, else a literal)."""
-    name = socket.getfqdn()
-    return name if name.isascii() and "." in name else "[127.0.0.1]"
+def _fqdn() -> str:
+    return socket.getfqdn()
 
 
 def _dot_stuffed(data: bytes) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ import psycopg
 import pytest
 from sqlalchemy import func, select
 
-from newsletter import consent, digest, outbox, subscribers
+from newsletter import consent, digest, outbox, subscribers, transport
 from newsletter.extensions import db
 from newsletter.models import Delivery, DeliveryStatus, DigestTrigger, SubscriberStatus
 from newsletter.pacing import TokenBucket
@@ -206,6 +207,19 @@ def test_mail_goes_out_over_mail_concurrency_connections(smtp_app, smtp_server):
     with smtp_app.app_context():
         assert outbox.drain().sent == 200
     assert len(set(smtp_server.handler.peers)) == smtp_app.config["MAIL_CONCURRENCY"] == 4
+
+
+def test_ehlo_names_this_host_or_the_address_the_relay_sees(smtp_app, smtp_server):
+    """RFC 5321 §4.1.4: a fully qualified name, else the address literal of the client's end."""
+    queue_digest(smtp_app, 8)
+    with smtp_app.app_context():
+        assert outbox.drain().sent == 8
+    assert smtp_server.handler.ehlo_names
+    for name, client in smtp_server.handler.ehlo_names:
+        assert name == f"[{client}]" or ("." in name and not name.startswith("[")), name
+    if "." not in socket.getfqdn():  # the literal is the connection's own end, never a fixed one
+        assert transport._ehlo_name(("192.0.2.7", 40000)) == "[192.0.2.7]"
+        assert transport._ehlo_name(("2001:db8::7", 40000, 0, 0)) == "[IPv6:2001:db8::7]"
 
 
 def test_a_relay_down_for_a_while_delays_the_digest_but_loses_nothing(smtp_app, smtp_server, clock):

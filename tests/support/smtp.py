@@ -50,6 +50,8 @@ class RecordingHandler:
         self.pipelining = True
         #: how many SMTP sessions offered PIPELINING in their EHLO reply
         self.pipelined_sessions = 0
+        #: the name each EHLO gave, with the client address it came from
+        self.ehlo_names: list[tuple[str, str]] = []
         #: whether MAIL FROM needs a successful AUTH first (set by SMTPServer's ``logins``)
         self.require_login = False
         #: user -> password accepted by AUTH
@@ -65,6 +67,7 @@ class RecordingHandler:
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
+        self.ehlo_names.append((hostname, session.peer[0]))
         if self.pipelining:
             self.pipelined_sessions += 1
             return [*responses[:-1], "250-PIPELINING", responses[-1]]
