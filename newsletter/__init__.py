@@ -8,7 +8,8 @@ from typing import Any
 
 from flask import Flask
 
-from . import clock, settings, transport
+from . import clock, settings
+from .delivery import transports
 from .paths import TEMPLATES
 
 
@@ -41,7 +42,7 @@ def create_app(
 
     clock.init_app(app, clock_)
     extensions.init_app(app)
-    transport.init_app(app)
+    transports.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(admin_bp)
     errors.init_app(app)

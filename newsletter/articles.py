@@ -153,6 +153,28 @@ def clean_published_at(published_at: datetime | None) -> datetime | None:
     return published_at.astimezone(UTC)
 
 
+def undigested() -> list[Article]:
+    """The articles the next digest will carry, newest first."""
+    return list(
+        db.session.execute(
+            select(Article)
+            .where(Article.digest_id.is_(None))
+            .order_by(Article.published_at.desc(), Article.id.desc())
+        ).scalars()
+    )
+
+
+def of_digest(digest_id: int) -> list[Article]:
+    """The articles of one digest, newest first."""
+    return list(
+        db.session.execute(
+            select(Article)
+            .where(Article.digest_id == digest_id)
+            .order_by(Article.published_at.desc(), Article.id.desc())
+        ).scalars()
+    )
+
+
 def find_by_guid(guid: str) -> Article | None:
     return db.session.execute(select(Article).filter_by(guid=guid)).scalar_one_or_none()
 

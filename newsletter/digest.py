@@ -16,7 +16,8 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import Integer, func, insert, literal, select, update
 
-from . import clock, mail, outbox, suppression
+from . import clock, suppression
+from .delivery import compose, queue
 from .extensions import db
 from .forms import normalise_email
 from .models import (
@@ -43,28 +44,6 @@ _DELIVERY_COLUMNS = (
     "created_at",
     "next_attempt_at",
 )
-
-
-def undigested_articles() -> list[Article]:
-    """The articles the next digest will carry, newest first."""
-    return list(
-        db.session.execute(
-            select(Article)
-            .where(Article.digest_id.is_(None))
-            .order_by(Article.published_at.desc(), Article.id.desc())
-        ).scalars()
-    )
-
-
-def articles_of(digest_id: int) -> list[Article]:
-    """The articles of one digest, newest first."""
-    return list(
-        db.session.execute(
-            select(Article)
-            .where(Article.digest_id == digest_id)
-            .order_by(Article.published_at.desc(), Article.id.desc())
-        ).scalars()
-    )
 
 
 def build_digest(trigger: DigestTrigger) -> Digest | None:
@@ -104,7 +83,7 @@ def build_digest(trigger: DigestTrigger) -> Digest | None:
 
 def subject(locale: str, issued_at: datetime) -> str:
     """The digest's subject line in ``locale``: the site's name and the date in TIMEZONE."""
-    return mail.render_subject("digest", locale, issued_at=issued_at)
+    return compose.render_subject("digest", locale, issued_at=issued_at)
 
 
 def _subject(now: datetime) -> str:
@@ -160,7 +139,7 @@ def queue_test(address: str, locale: str | None = None) -> Delivery:
     address = normalise_email(address)
     if suppression.is_suppressed(address):
         raise SuppressedAddress(address)
-    return outbox.enqueue(
+    return queue.enqueue(
         MailKind.DIGEST_TEST,
         None,
         to_address=address,

@@ -171,7 +171,7 @@ def _status_problems(subscriber: Any, events: Sequence[Any]) -> Iterator[Problem
     expected = SubscriberStatus.PENDING
     for event in events:
         expected = consent.STATUS_AFTER.get(ConsentEventType(event.type), expected)
-    # Bounces suspend without a consent event (newsletter.bounces): not a change of consent.
+    # Bounces suspend without a consent event (newsletter.delivery.bounces): not a change of consent.
     bounced = status is SubscriberStatus.SUSPENDED and expected is SubscriberStatus.CONFIRMED
     if status is not expected and not bounced:
         message = f"status {status.value} does not follow from the events"

@@ -70,17 +70,7 @@ def init_app(app: Flask) -> None:
     )
     limiter.init_app(app)
     login_manager.init_app(app)
-    login_manager.user_loader(_load_admin)
     app.jinja_env.globals["get_locale"] = get_locale
-
-
-def _load_admin(user_id: str):
-    """Flask-Login's user loader: the signed-in admin, or None for a stale session."""
-    from .models import AdminUser
-
-    if not user_id.isdigit():
-        return None
-    return db.session.get(AdminUser, int(user_id))
 
 
 @event.listens_for(Engine, "connect")

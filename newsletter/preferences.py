@@ -13,7 +13,8 @@ from datetime import datetime
 
 from flask import current_app
 
-from . import addresscap, consent, outbox
+from . import addresscap, consent
+from .delivery import queue
 from .models import ConsentEventType, ConsentText, MailKind, Subscriber, SubscriberStatus
 from .subscribers import find_by_email
 
@@ -35,7 +36,7 @@ def request_link(email: str, locale: str) -> None:
         logger.info("preferences link cap reached for subscriber %r; request dropped", subscriber.id)
         return
     # The link itself is made when the mail is sent: no working token waits in the queue.
-    outbox.enqueue(MailKind.PREFERENCES_LINK, subscriber, context={"locale": locale})
+    queue.enqueue(MailKind.PREFERENCES_LINK, subscriber, context={"locale": locale})
     addresscap.count(addresscap.PREFERENCES_LINK, email)
 
 

@@ -21,7 +21,8 @@ from apscheduler.triggers.cron import CronTrigger
 from flask import Flask, current_app
 from sqlalchemy.exc import IntegrityError
 
-from . import clock, digest, feeds, outbox, retention, sender
+from . import clock, digest, feeds, retention
+from .delivery import sender
 from .extensions import db
 from .models import DigestTrigger, JobRun
 
@@ -212,7 +213,7 @@ def add_jobs(app: Flask, scheduler: BaseScheduler) -> None:
     """Register every job the worker runs, from the app's configuration."""
     common = {"coalesce": True, "max_instances": 1, "replace_existing": True}
     scheduler.add_job(
-        _in_context(app, outbox.drain),
+        _in_context(app, sender.drain),
         "interval",
         seconds=app.config["SEND_INTERVAL_SECONDS"],
         id="send-mail",

@@ -12,7 +12,8 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import addresscap, clock, consent, outbox, suppression, tokens
+from . import addresscap, clock, consent, suppression, tokens
+from .delivery import queue
 from .extensions import db
 from .models import (
     ConsentChannel,
@@ -63,7 +64,7 @@ def request_subscription(
     subscriber.locale = locale
     subscriber.confirm_nonce = new_nonce()  # the newest mail's link is the one that works
     consent.record(subscriber, ConsentEventType.REQUESTED, channel, text=text, ip=ip, user_agent=user_agent)
-    outbox.enqueue(
+    queue.enqueue(
         MailKind.CONFIRM,
         subscriber,
         context={"token": tokens.make_confirm_token(subscriber), "nonce": subscriber.confirm_nonce},
@@ -110,7 +111,7 @@ def withdraw(subscriber: Subscriber, channel: ConsentChannel) -> bool:
         return False
     consent.record(subscriber, ConsentEventType.WITHDRAWN, channel)
     subscriber.confirm_nonce = new_nonce()
-    outbox.cancel_open(subscriber)
+    queue.cancel_open(subscriber)
     return True
 
 
@@ -138,7 +139,7 @@ def erase(subscriber: Subscriber, channel: ConsentChannel) -> bool:
     subscriber.email = None
     subscriber.confirm_nonce = new_nonce()
     subscriber.access_nonce = new_nonce()
-    outbox.cancel_open(subscriber)
+    queue.cancel_open(subscriber)
     _forget_delivery_contents(subscriber)
     if email is not None:
         suppression.suppress(email, _SUPPRESSION_REASON.get(channel, "erased"))

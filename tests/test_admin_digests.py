@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from newsletter import outbox
+from newsletter.delivery import sender
+from newsletter.delivery.kinds import SPECS
 from newsletter.extensions import db
-from newsletter.mailkinds import SPECS
 from newsletter.models import (
     Article,
     Delivery,
@@ -133,7 +133,7 @@ def test_a_test_send_goes_through_the_outbox_to_the_chosen_address_only(app, adm
     assert delivery.status is DeliveryStatus.QUEUED
     assert outbox == []  # queued, not sent on the request
     with app.app_context():
-        report = outbox_module().drain()
+        report = sender.drain()
     assert report.sent == 1
     [message] = outbox
     assert message["To"] == "chefin@example.org"
@@ -143,9 +143,6 @@ def test_a_test_send_goes_through_the_outbox_to_the_chosen_address_only(app, adm
     with app.app_context():
         assert db.session.execute(db.select(Article).where(Article.digest_id.is_not(None))).first() is None
 
-
-def outbox_module():
-    return outbox
 
 
 @pytest.mark.parametrize("address", ["", "not-an-address", "a@b@c.org", "x" * 250 + "@example.org"])
@@ -209,7 +206,7 @@ def test_send_now_asks_first_and_then_only_queues(app, admin_client, news, outbo
     assert '<meta http-equiv="refresh"' in page  # without JS the page reloads itself
 
     with app.app_context():
-        outbox_module().drain()
+        sender.drain()
     assert len(outbox) == 2
     counts = json.loads(admin_client.get(f"/admin/digests/{issue.id}/progress.json").data)
     assert (
@@ -246,7 +243,7 @@ def test_history_shows_counts_and_failures_with_the_smtp_reply(
     post(admin_client, "/admin/digests/send-now")
     [issue] = _digests(app)
     with app.app_context():
-        outbox.drain()
+        sender.drain()
     assert [str(m["To"]) for m in smtp_server.messages] == ["anna@example.org"]
 
     history = admin_client.get("/admin/digests").get_data(as_text=True)

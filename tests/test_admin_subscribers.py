@@ -8,8 +8,9 @@ import re
 import pytest
 from sqlalchemy import event, text
 
-from newsletter import consent, outbox, subscribers
+from newsletter import consent, subscribers
 from newsletter.admin import subscriber_search
+from newsletter.delivery import queue, sender
 from newsletter.extensions import db
 from newsletter.models import (
     ConsentChannel,
@@ -158,7 +159,7 @@ def test_the_successor_bound_covers_exactly_the_prefix():
 def _signed_up_and_confirmed(app, visitor, outbox_messages, email: str) -> int:
     visitor.sign_up(email)
     with app.app_context():
-        outbox.drain()
+        sender.drain()
     visitor.confirm(confirm_link(outbox_messages[-1]))
     with app.app_context():
         return subscribers.find_by_email(email).id
@@ -192,7 +193,7 @@ def test_a_subscriber_page_shows_every_consent_event_with_its_evidence(
 def test_the_mails_list_shows_failures_with_the_reply(app, admin_client):
     with app.app_context():
         subscriber = add_subscriber("bounce@example.org", SubscriberStatus.PENDING)
-        delivery = outbox.enqueue(subscribers.MailKind.CONFIRM, subscriber, context={})
+        delivery = queue.enqueue(subscribers.MailKind.CONFIRM, subscriber, context={})
         delivery.status = DeliveryStatus.FAILED
         delivery.attempts = 1
         delivery.last_reply = "550 5.1.1 <bounce@example.org>: no such user"
@@ -255,7 +256,7 @@ def test_withdrawal_on_behalf_asks_first_then_records_channel_admin(app, admin_c
 def outbox_module_enqueue(subscriber_id: int) -> int:
     from newsletter.models import MailKind, Subscriber
 
-    delivery = outbox.enqueue(MailKind.DIGEST, db.session.get(Subscriber, subscriber_id))
+    delivery = queue.enqueue(MailKind.DIGEST, db.session.get(Subscriber, subscriber_id))
     db.session.commit()
     return delivery.id
 
@@ -286,8 +287,8 @@ def test_every_state_shown_in_the_admin_area_has_a_label():
 
 
 def test_printable_evidence_page_shows_every_event_and_the_doi_mail(app, admin_client, visitor, outbox):
-    from newsletter import outbox as sender
     from newsletter import subscribers as subscriber_service
+    from newsletter.delivery import sender
     from tests.conftest import confirm_link
 
     visitor.sign_up("print@example.org")

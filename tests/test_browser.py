@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from newsletter import outbox, subscribers
+from newsletter import subscribers
+from newsletter.delivery import sender
 from newsletter.models import SubscriberStatus
 from tests.conftest import confirm_link
 from tests.support.browser import (
@@ -55,7 +56,7 @@ def test_german_visitor_signs_up_and_confirms(
 
     # The DOI mail goes out through the real loopback SMTP server.
     with app.app_context():
-        report = outbox.drain()
+        report = sender.drain()
     assert report.sent == 1
     [message] = smtp_server.wait_for(1)
     assert EMAIL in str(message["To"])

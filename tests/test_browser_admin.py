@@ -13,7 +13,8 @@ from datetime import timedelta
 
 import pytest
 
-from newsletter import consent, outbox, subscribers
+from newsletter import consent, subscribers
+from newsletter.delivery import sender
 from newsletter.extensions import db
 from newsletter.models import ConsentChannel, Digest
 from tests.conftest import START
@@ -158,7 +159,7 @@ def test_admin_previews_tests_and_sends_the_digest_and_watches_it_go_out(
     page.get_by_role("button", name="Send test").click()
     expect(page.get_by_role("status")).to_contain_text("chefin@example.org")
     with app.app_context():
-        assert outbox.drain().sent == 1
+        assert sender.drain().sent == 1
     [test_mail] = smtp_server.wait_for(1)
     assert str(test_mail["To"]) == "chefin@example.org"
     with app.app_context():
@@ -177,7 +178,7 @@ def test_admin_previews_tests_and_sends_the_digest_and_watches_it_go_out(
 
     # The sender runs (here, in the test's thread) while the page polls the counts.
     with app.app_context():
-        report = outbox.drain()
+        report = sender.drain()
     assert report.sent == CONFIRMED
     expect(page.locator('[data-count="sent"]')).to_have_text(str(CONFIRMED))
     expect(page.locator('[data-count="queued"]')).to_have_text("0")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from newsletter import outbox, subscribers, tokens
+from newsletter import subscribers, tokens
+from newsletter.delivery import sender
 from newsletter.extensions import db
 from newsletter.models import ConsentEvent, SubscriberStatus
 from tests.conftest import confirm_link, hidden_fields
@@ -13,7 +14,7 @@ from tests.conftest import confirm_link, hidden_fields
 def signed_up(app, visitor, outbox_messages, email="ann@example.org") -> str:
     visitor.sign_up(email)
     with app.app_context():
-        outbox.drain()
+        sender.drain()
     return confirm_link(outbox_messages[-1])
 
 

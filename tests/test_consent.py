@@ -8,7 +8,8 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from newsletter import consent, outbox, subscribers
+from newsletter import consent, subscribers
+from newsletter.delivery import sender
 from newsletter.extensions import db
 from newsletter.models import ConsentEvent, ConsentText
 from tests.conftest import Visitor, confirm_link
@@ -18,7 +19,7 @@ def sign_up_and_confirm(app, client, outbox_messages, email="ann@example.org", l
     visitor = Visitor(client, language)
     visitor.sign_up(email)
     with app.app_context():
-        outbox.drain()
+        sender.drain()
     visitor.confirm(confirm_link(outbox_messages[-1]))
 
 

@@ -13,7 +13,8 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import event, func, select
 
-from newsletter import digest, outbox, subscribers, tokens
+from newsletter import digest, subscribers, tokens
+from newsletter.delivery import outcomes, queue, sender
 from newsletter.extensions import db
 from newsletter.models import (
     Article,
@@ -252,7 +253,7 @@ def test_withdrawal_after_queueing_cancels_that_mail_only(everyone, news, smtp_a
         db.session.commit()
         subscribers.withdraw(subscribers.find_by_email("de@example.org"), ConsentChannel.LINK)
         db.session.commit()
-        report = outbox.drain()
+        report = sender.drain()
         assert (report.sent, report.cancelled) == (
             1,
             0,
@@ -268,7 +269,7 @@ def test_a_subscriber_who_stops_being_confirmed_while_the_mail_is_claimed_gets_n
     with smtp_app.app_context():
         digest.build_digest(DigestTrigger.COMMAND)
         db.session.commit()
-        claimed = outbox.claim()  # a sender took both mails ...
+        claimed = queue.claim()  # a sender took both mails ...
         assert len(claimed) == 2
         subscriber = subscribers.find_by_email("de@example.org")
         subscriber.status = SubscriberStatus.SUSPENDED  # ... and then a bounce suspended one reader
@@ -276,7 +277,7 @@ def test_a_subscriber_who_stops_being_confirmed_while_the_mail_is_claimed_gets_n
     # The sender "died"; once its lease ends the rows are taken again and re-checked first.
     clock.advance(seconds=smtp_app.config["SEND_LEASE_SECONDS"] + 1)
     with smtp_app.app_context():
-        report = outbox.drain()
+        report = sender.drain()
     assert (report.sent, report.cancelled) == (1, 1)
     assert [to(m) for m in smtp_server.messages] == ["en@example.org"]
 
@@ -297,9 +298,9 @@ def test_relay_down_ends_the_command_and_leaves_the_mails_to_the_worker(
     assert "queued 2, sent 0, failed 0, retrying 2" in result.output
     assert "the worker (flask worker) retries" in result.output
     smtp_server.start()
-    clock.advance(seconds=outbox.BACKOFF_SECONDS[0])
+    clock.advance(seconds=outcomes.BACKOFF_SECONDS[0])
     with smtp_app.app_context():
-        assert outbox.drain().sent == 2
+        assert sender.drain().sent == 2
     assert sorted(to(m) for m in smtp_server.messages) == ["de@example.org", "en@example.org"]
 
 
@@ -348,7 +349,7 @@ def test_a_sender_claims_at_most_its_batch_of_a_big_digest(app):
         db.session.commit()
         digest.build_digest(DigestTrigger.COMMAND)
         db.session.commit()
-        first, second = outbox.claim(limit=10), outbox.claim(limit=10)
+        first, second = queue.claim(limit=10), queue.claim(limit=10)
         assert len(first) == 10 and len(second) == 10 and not set(first) & set(second)
         assert first == sorted(first) and max(first) < min(second)
 
@@ -398,7 +399,7 @@ def test_a_test_send_previews_the_next_digest_to_one_address(everyone, news, smt
         delivery = digest.queue_test(" Admin@Example.org ", "en")
         db.session.commit()
         assert delivery.subscriber_id is None and delivery.kind is MailKind.DIGEST_TEST
-        assert outbox.drain().sent == 1
+        assert sender.drain().sent == 1
         # A preview consumes nothing: the articles still wait for the real digest.
         assert (
             db.session.execute(select(func.count()).where(Article.digest_id.is_(None))).scalar_one()
@@ -420,7 +421,7 @@ def test_a_test_send_without_news_says_so(smtp_app, smtp_server):
     with smtp_app.app_context():
         digest.queue_test("admin@example.org", "en")
         db.session.commit()
-        outbox.drain()
+        sender.drain()
     (message,) = smtp_server.messages
     assert "There are no new articles yet." in bodies(message)[0]
 

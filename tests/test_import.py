@@ -7,8 +7,8 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from newsletter import outbox as sender
 from newsletter import subscribers, suppression
+from newsletter.delivery import sender
 from newsletter.extensions import db
 from newsletter.models import ConsentChannel, ConsentEvent, Delivery, Subscriber, SubscriberStatus
 

@@ -6,15 +6,15 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 
-from newsletter import mail
+from newsletter.delivery import compose
 
 WHEN = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
-def rendering() -> mail.Content:
+def rendering() -> compose.Content:
     """A rendering with markers near its end, as a digest has (long enough to share a start)."""
     body = "".join(f"Absatz {n}: Grüße aus Köln, ein Satz über Preise & Versand.\n" for n in range(40))
-    return mail.Content(
+    return compose.Content(
         subject="Neuigkeiten",
         text=body + "Sie erhalten dies als @@nl-email@@.\nAbmelden: @@nl-unsubscribe_url@@\n",
         html=f"<p>{body}</p><p>An @@nl-email@@</p><a href=\"@@nl-unsubscribe_url@@\">Abmelden</a>",
@@ -22,7 +22,7 @@ def rendering() -> mail.Content:
     )
 
 
-def parsed(raw: mail.RawMail):
+def parsed(raw: compose.RawMail):
     return message_from_bytes(raw.data, policy=policy.default)
 
 
@@ -33,7 +33,7 @@ def test_each_reader_gets_their_own_values_through_the_shared_start(app):
             url = f"https://news.example.org/unsubscribe/TOKEN{n}"
             content = prepared.filled({"email": email, "unsubscribe_url": url})
             assert content.shared_starts[0] is not None and content.shared_starts[1] is not None
-            message = parsed(mail.build_message(content, email, date=WHEN))
+            message = parsed(compose.build_message(content, email, date=WHEN))
             assert message.get_body(("plain",)).get_content().replace("\r\n", "\n") == content.text
             assert message.get_body(("html",)).get_content().replace("\r\n", "\n") == content.html + "\n"
             assert message["List-Unsubscribe"] == f"<{url}>"
@@ -44,8 +44,8 @@ def test_the_shared_start_changes_no_byte_of_the_parts(app):
     content = rendering().filled({"email": "ann@example.org", "unsubscribe_url": "https://x.example/u/T"})
     plain = replace(content, shared_starts=(None, None))
     with app.app_context():
-        fast = mail.build_message(content, "ann@example.org", date=WHEN, message_id="<m@example.org>")
-        slow = mail.build_message(plain, "ann@example.org", date=WHEN, message_id="<m@example.org>")
+        fast = compose.build_message(content, "ann@example.org", date=WHEN, message_id="<m@example.org>")
+        slow = compose.build_message(plain, "ann@example.org", date=WHEN, message_id="<m@example.org>")
     boundary = lambda raw: raw.data.split(b'boundary="')[1].split(b'"')[0]  # noqa: E731
     assert fast.data.replace(boundary(fast), b"B") == slow.data.replace(boundary(slow), b"B")
     assert max(len(line) for line in fast.data.split(b"\r\n")) <= 998
@@ -53,8 +53,8 @@ def test_the_shared_start_changes_no_byte_of_the_parts(app):
 
 
 def test_a_filled_line_longer_than_the_text_width_is_wrapped_again(app):
-    prepared = mail.Content(subject="s", text="Sie erhalten dies als @@nl-email@@ weil Sie es wollten.\n", html="x")
+    prepared = compose.Content(subject="s", text="Sie erhalten dies als @@nl-email@@ weil Sie es wollten.\n", html="x")
     long_address = "a.really.quite.remarkably.long.address.of.someone@example.org"
     text = prepared.filled({"email": long_address}).text
-    assert all(len(line) <= mail.TEXT_WIDTH for line in text.splitlines())
+    assert all(len(line) <= compose.TEXT_WIDTH for line in text.splitlines())
     assert long_address in text

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from newsletter import outbox
+from newsletter.delivery import outcomes, queue, sender
 from newsletter.extensions import db
 from newsletter.models import Delivery, DeliveryStatus
 
@@ -29,7 +29,7 @@ def deliveries(app) -> list[Delivery]:
 
 def drain(app):
     with app.app_context():
-        return outbox.drain()
+        return sender.drain()
 
 
 def test_doi_mail_is_multipart_neutral_and_has_absolute_links(smtp_app, visitor, smtp_server):
@@ -120,9 +120,9 @@ def test_4xx_replies_are_retried_with_backoff(smtp_app, visitor, smtp_server, cl
     drain(smtp_app)
     (row,) = deliveries(smtp_app)
     assert row.attempts == 2
-    assert (row.next_attempt_at - clock.now()).total_seconds() == outbox.BACKOFF_SECONDS[1]
+    assert (row.next_attempt_at - clock.now()).total_seconds() == outcomes.BACKOFF_SECONDS[1]
     del smtp_server.handler.rcpt_replies["ann@example.org"]
-    clock.advance(seconds=outbox.BACKOFF_SECONDS[1])
+    clock.advance(seconds=outcomes.BACKOFF_SECONDS[1])
     assert drain(smtp_app).sent == 1
     assert len(smtp_server.messages) == 1
     assert deliveries(smtp_app)[0].status is DeliveryStatus.SENT
@@ -141,12 +141,12 @@ def test_5xx_replies_mark_the_delivery_failed(smtp_app, visitor, smtp_server, cl
 def test_temporary_failures_give_up_after_the_last_backoff(smtp_app, visitor, smtp_server, clock):
     smtp_server.handler.data_reply = "452 4.3.1 insufficient storage"
     visitor.sign_up("ann@example.org")
-    for delay in (0, *outbox.BACKOFF_SECONDS):
+    for delay in (0, *outcomes.BACKOFF_SECONDS):
         clock.advance(seconds=delay)
         drain(smtp_app)
     (row,) = deliveries(smtp_app)
     assert row.status is DeliveryStatus.FAILED
-    assert row.attempts == len(outbox.BACKOFF_SECONDS) + 1
+    assert row.attempts == len(outcomes.BACKOFF_SECONDS) + 1
 
 
 def test_one_bad_recipient_does_not_hold_up_the_others(smtp_app, client, smtp_server):
@@ -163,7 +163,7 @@ def test_one_bad_recipient_does_not_hold_up_the_others(smtp_app, client, smtp_se
 def test_a_crashed_senders_mails_go_out_once_its_lease_expires(smtp_app, visitor, smtp_server, clock):
     visitor.sign_up("ann@example.org")
     with smtp_app.app_context():
-        assert len(outbox.claim()) == 1  # a sender claims the mail and dies
+        assert len(queue.claim()) == 1  # a sender claims the mail and dies
     assert drain(smtp_app).attempted == 0
     clock.advance(seconds=smtp_app.config["SEND_LEASE_SECONDS"] + 1)
     assert drain(smtp_app).sent == 1

@@ -21,11 +21,13 @@ import psycopg
 import pytest
 from sqlalchemy import func, select
 
-from newsletter import consent, digest, outbox, subscribers, transport
+from newsletter import consent, digest, subscribers
+from newsletter.delivery import outcomes, sender
+from newsletter.delivery.pacing import TokenBucket
+from newsletter.delivery.sender import Sender
+from newsletter.delivery.transports import smtp
 from newsletter.extensions import db
 from newsletter.models import Delivery, DeliveryStatus, DigestTrigger, SubscriberStatus
-from newsletter.pacing import TokenBucket
-from newsletter.sender import Sender
 from tests.support import services
 from tests.support.factories import add_article
 
@@ -111,11 +113,11 @@ def wait_until_recorded(app, timeout: float = 60) -> None:
     raise AssertionError(f"deliveries still open: {statuses(app)}")
 
 
-def restart_after_lease(app, clock) -> outbox.SendReport:
+def restart_after_lease(app, clock) -> outcomes.SendReport:
     """A new sender, started once the dead sender's leases ran out."""
     clock.set(datetime.now(UTC) + timedelta(seconds=app.config["SEND_LEASE_SECONDS"] + 1))
     with app.app_context():
-        return outbox.drain()
+        return sender.drain()
 
 
 def test_a_killed_sender_loses_nothing_and_repeats_at_most_one_mail_per_connection(
@@ -205,7 +207,7 @@ def test_outcomes_that_cannot_be_stored_stop_the_sending(postgres_config, app, s
 def test_mail_goes_out_over_mail_concurrency_connections(smtp_app, smtp_server):
     queue_digest(smtp_app, 200)
     with smtp_app.app_context():
-        assert outbox.drain().sent == 200
+        assert sender.drain().sent == 200
     assert len(set(smtp_server.handler.peers)) == smtp_app.config["MAIL_CONCURRENCY"] == 4
 
 
@@ -213,28 +215,28 @@ def test_ehlo_names_this_host_or_the_address_the_relay_sees(smtp_app, smtp_serve
     """RFC 5321 §4.1.4: a fully qualified name, else the address literal of the client's end."""
     queue_digest(smtp_app, 8)
     with smtp_app.app_context():
-        assert outbox.drain().sent == 8
+        assert sender.drain().sent == 8
     assert smtp_server.handler.ehlo_names
     for name, client in smtp_server.handler.ehlo_names:
         assert name == f"[{client}]" or ("." in name and not name.startswith("[")), name
     if "." not in socket.getfqdn():  # the literal is the connection's own end, never a fixed one
-        assert transport._ehlo_name(("192.0.2.7", 40000)) == "[192.0.2.7]"
-        assert transport._ehlo_name(("2001:db8::7", 40000, 0, 0)) == "[IPv6:2001:db8::7]"
+        assert smtp._ehlo_name(("192.0.2.7", 40000)) == "[192.0.2.7]"
+        assert smtp._ehlo_name(("2001:db8::7", 40000, 0, 0)) == "[IPv6:2001:db8::7]"
 
 
 def test_a_relay_down_for_a_while_delays_the_digest_but_loses_nothing(smtp_app, smtp_server, clock):
     emails = queue_digest(smtp_app, 60)
     smtp_server.stop()
     with smtp_app.app_context():
-        report = outbox.drain()
+        report = sender.drain()
     assert report.sent == 0 and report.retrying == 60
     with smtp_app.app_context():
         rows = db.session.execute(select(Delivery.attempts, Delivery.status)).all()
     assert set(rows) == {(0, DeliveryStatus.RETRYING)}  # never reached the relay: no attempt
     smtp_server.start()
-    clock.advance(seconds=outbox.BACKOFF_SECONDS[0])
+    clock.advance(seconds=outcomes.BACKOFF_SECONDS[0])
     with smtp_app.app_context():
-        assert outbox.drain().sent == 60
+        assert sender.drain().sent == 60
     assert smtp_server.handler.recipient_counts() == dict.fromkeys(emails, 1)
 
 
@@ -242,7 +244,7 @@ def test_a_hard_bounce_fails_the_delivery_and_suspends_the_subscriber(smtp_app, 
     emails = queue_digest(smtp_app, 3)
     smtp_server.handler.rcpt_replies[emails[1]] = "550 5.1.1 mailbox unavailable"
     with smtp_app.app_context():
-        report = outbox.drain()
+        report = sender.drain()
     assert (report.sent, report.failed) == (2, 1)
     with smtp_app.app_context():
         bounced = subscribers.find_by_email(emails[1])
@@ -261,7 +263,7 @@ def test_bounce_limit_counts_hard_bounces_before_suspending(smtp_config, app, sm
     emails = queue_digest(app, 1)
     smtp_server.handler.rcpt_replies[emails[0]] = "550 5.1.1 mailbox unavailable"
     with app.app_context():
-        outbox.drain()
+        sender.drain()
         subscriber = subscribers.find_by_email(emails[0])
         assert subscriber.status is SubscriberStatus.CONFIRMED and subscriber.bounce_count == 1
 
@@ -283,13 +285,13 @@ def test_4xx_on_a_digest_is_retried_with_backoff(smtp_app, smtp_server, clock):
     emails = queue_digest(smtp_app, 2)
     smtp_server.handler.rcpt_replies[emails[0]] = "451 4.7.1 greylisted"
     with smtp_app.app_context():
-        assert outbox.drain().retrying == 1
+        assert sender.drain().retrying == 1
     del smtp_server.handler.rcpt_replies[emails[0]]
     with smtp_app.app_context():
-        assert outbox.drain().attempted == 0  # waits for its backoff
-    clock.advance(seconds=outbox.BACKOFF_SECONDS[0])
+        assert sender.drain().attempted == 0  # waits for its backoff
+    clock.advance(seconds=outcomes.BACKOFF_SECONDS[0])
     with smtp_app.app_context():
-        assert outbox.drain().sent == 1
+        assert sender.drain().sent == 1
     assert smtp_server.handler.recipient_counts() == dict.fromkeys(emails, 1)
 
 
@@ -332,16 +334,16 @@ def test_send_digest_on_postgresql_sends_from_several_processes_each_mail_once(p
 
 
 def test_sqlite_sends_from_one_process_whatever_send_processes_says(smtp_config, app):
-    from newsletter import sendpool
+    from newsletter.delivery import pool
 
     app.config["SEND_PROCESSES"] = 4
     with app.app_context():
         expected = 4 if db.engine.dialect.name == "postgresql" else 1
-        assert sendpool.process_count(app) == expected
+        assert pool.process_count(app) == expected
 
 
 def test_connections_and_rate_are_divided_between_the_processes(smtp_config, app):
-    from newsletter.sendpool import SendPool
+    from newsletter.delivery.pool import SendPool
 
     app.config.update(MAIL_CONCURRENCY=5, MAIL_RATE_LIMIT=30)
     pool = SendPool(app, 2)
@@ -357,7 +359,7 @@ def test_relays_with_and_without_pipelining_get_every_mail_once(smtp_app, smtp_s
     smtp_server.handler.rcpt_replies[emails[3]] = "550 5.1.1 mailbox unavailable"
     smtp_server.handler.rcpt_replies[emails[4]] = "451 4.7.1 greylisted"
     with smtp_app.app_context():
-        report = outbox.drain()
+        report = sender.drain()
     assert (report.sent, report.failed, report.retrying) == (38, 1, 1)
     expected = dict.fromkeys(emails, 1)
     del expected[emails[3]], expected[emails[4]]
@@ -369,16 +371,16 @@ def test_a_refused_sender_address_holds_the_mail_back_and_bounces_nobody(smtp_ap
     emails = queue_digest(smtp_app, 5)
     smtp_server.handler.mail_from_reply = "550 5.7.1 sender not allowed"
     with smtp_app.app_context():
-        report = outbox.drain()
+        report = sender.drain()
         assert report.sent == 0 and report.failed == 0
         rows = db.session.execute(select(Delivery.attempts, Delivery.status)).all()
         assert set(rows) == {(0, DeliveryStatus.RETRYING)}  # our configuration, not the readers' fault
         assert {subscribers.find_by_email(e).status for e in emails} == {SubscriberStatus.CONFIRMED}
         db.session.commit()
     smtp_server.handler.mail_from_reply = None
-    clock.advance(seconds=outbox.BACKOFF_SECONDS[0])
+    clock.advance(seconds=outcomes.BACKOFF_SECONDS[0])
     with smtp_app.app_context():
-        assert outbox.drain().sent == 5
+        assert sender.drain().sent == 5
 
 
 def test_send_digest_from_several_processes_reports_a_relay_that_is_down(postgres_config, app, smtp_server):

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from flask_babel import force_locale, gettext
 
-from newsletter import consent, digest, mail, subscribers
-from newsletter import outbox as sender
+from newsletter import consent, digest, subscribers
+from newsletter.delivery import compose, sender
 from newsletter.extensions import db
 from newsletter.models import DigestTrigger
 from tests.support.factories import add_article, add_subscriber
@@ -40,7 +40,7 @@ NONCE = "snapshot-nonce00"
 @pytest.fixture
 def deterministic(config, monkeypatch):
     config.update(SECRET_KEY="snapshot-secret", SITE_ADDRESS="Musterstraße 1, 10115 Berlin")
-    monkeypatch.setattr(mail, "make_msgid", lambda domain: f"<snapshot@{domain}>")
+    monkeypatch.setattr(compose, "make_msgid", lambda domain: f"<snapshot@{domain}>")
     monkeypatch.setattr(subscribers, "new_nonce", lambda: NONCE)
     return config
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from newsletter import outbox as outbox_module
+from newsletter.delivery import queue
 from newsletter.extensions import db
 from newsletter.models import ConsentEvent, Delivery, DoiSend, Subscriber, SubscriberStatus
 from tests.conftest import Visitor, confirm_link, hidden_fields
@@ -69,7 +69,7 @@ def test_sign_up_is_rolled_back_whole_when_the_mail_cannot_be_queued(app, visito
     def broken_enqueue(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(outbox_module, "enqueue", broken_enqueue)
+    monkeypatch.setattr(queue, "enqueue", broken_enqueue)
     assert visitor.sign_up("ann@example.org").status_code == 500
     with app.app_context():
         assert count(Subscriber) == count(ConsentEvent) == count(Delivery) == 0
@@ -84,8 +84,9 @@ def test_answer_is_the_same_whatever_the_address_state(app, client, state):
         visitor.sign_up("ann@example.org")
     if state in ("confirmed", "withdrawn"):
         with app.app_context():
-            from newsletter import outbox, subscribers
-            outbox.drain()
+            from newsletter import subscribers
+            from newsletter.delivery import sender
+            sender.drain()
             message = app.extensions["mail_memory_outbox"][-1]
             visitor.confirm(confirm_link(message))
             if state == "withdrawn":
@@ -99,7 +100,7 @@ def test_answer_is_the_same_whatever_the_address_state(app, client, state):
 def test_confirmed_address_gets_no_new_mail_and_no_event(app, visitor, outbox):
     visitor.sign_up("ann@example.org")
     with app.app_context():
-        from newsletter import outbox as sender
+        from newsletter.delivery import sender
         sender.drain()
     visitor.confirm(confirm_link(outbox[0]))
     visitor.sign_up("ann@example.org")

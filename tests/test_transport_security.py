@@ -17,7 +17,8 @@ import pytest
 import trustme
 from sqlalchemy import select
 
-from newsletter import outbox, subscribers
+from newsletter import subscribers
+from newsletter.delivery import outcomes, sender
 from newsletter.extensions import db
 from newsletter.models import Delivery, DeliveryStatus, SubscriberStatus
 from tests.support.smtp import SMTPServer
@@ -91,9 +92,9 @@ def use_relay(app, server: SMTPServer, **settings) -> None:
     app.config.update(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port, MAIL_TIMEOUT=5, **settings)
 
 
-def drain(app) -> outbox.SendReport:
+def drain(app) -> outcomes.SendReport:
     with app.app_context():
-        return outbox.drain()
+        return sender.drain()
 
 
 def delivery(app) -> Delivery:
@@ -103,13 +104,13 @@ def delivery(app) -> Delivery:
         return row
 
 
-def assert_waits_for_a_retry(app, clock, report: outbox.SendReport, reply_contains: str) -> None:
+def assert_waits_for_a_retry(app, clock, report: outcomes.SendReport, reply_contains: str) -> None:
     """The relay could not be used: the mail is neither sent nor failed, no attempt counted, due in a minute."""
     assert (report.sent, report.failed, report.retrying) == (0, 0, 1)
     row = delivery(app)
     assert (row.status, row.attempts) == (DeliveryStatus.RETRYING, 0)
     assert reply_contains in row.last_reply, row.last_reply
-    assert row.next_attempt_at == clock.now() + timedelta(seconds=outbox.BACKOFF_SECONDS[0])
+    assert row.next_attempt_at == clock.now() + timedelta(seconds=outcomes.BACKOFF_SECONDS[0])
     assert drain(app).attempted == 0  # not due before then
 
 
@@ -164,7 +165,7 @@ def test_a_refused_login_keeps_the_mail_waiting_and_bounces_nobody(app, visitor,
         assert (ann.status, ann.bounce_count) == (SubscriberStatus.PENDING, 0)
         db.session.commit()
     app.config["MAIL_PASSWORD"] = PASSWORD  # the operator fixes the setting
-    clock.advance(seconds=outbox.BACKOFF_SECONDS[0])
+    clock.advance(seconds=outcomes.BACKOFF_SECONDS[0])
     assert drain(app).sent == 1
     assert server.handler.authenticated_as == [USER]
     assert delivery(app).attempts == 1
@@ -181,7 +182,7 @@ def test_a_certificate_from_an_unknown_ca_gets_no_mail(
     assert server.messages == []
     assert_waits_for_a_retry(app, clock, report, "CERTIFICATE_VERIFY_FAILED")
     trust(unknown_ca, tmp_path, monkeypatch)  # the operator installs the relay's CA
-    clock.advance(seconds=outbox.BACKOFF_SECONDS[0])
+    clock.advance(seconds=outcomes.BACKOFF_SECONDS[0])
     assert drain(app).sent == 1
     assert [str(m["To"]) for m in server.messages] == ["ann@example.org"]
 
@@ -196,6 +197,6 @@ def test_a_certificate_for_another_host_name_gets_no_mail(app, visitor, relays, 
     assert server.messages == []
     assert_waits_for_a_retry(app, clock, report, "CERTIFICATE_VERIFY_FAILED")
     app.config["MAIL_SERVER"] = "localhost"  # the name the certificate was issued for
-    clock.advance(seconds=outbox.BACKOFF_SECONDS[0])
+    clock.advance(seconds=outcomes.BACKOFF_SECONDS[0])
     assert drain(app).sent == 1
     assert [str(m["To"]) for m in server.messages] == ["ann@example.org"]

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from newsletter import digest, subscribers, tokens
-from newsletter import outbox as sender
+from newsletter.delivery import sender
 from newsletter.extensions import db
 from newsletter.models import (
     ConsentEvent,

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from .. import articles
 from ..extensions import db
 from ..models import Article, ArticleSource, Digest, Feed
-from . import bp
+from .blueprint import bp
 from .forms import ArticleForm
 
 PAGE_SIZE = 50

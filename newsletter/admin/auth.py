@@ -1,4 +1,4 @@
-"""Signing in and out of the admin area.
+"""Signing in and out of the admin area, and the guard in front of every other admin page.
 
 Failed sign-ins are counted per client IP and per submitted address (Flask-Limiter, only
 failures are deducted); past either limit the login answers 429 until its window has passed.
@@ -12,13 +12,49 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
 from .. import admins
-from ..extensions import db, limiter
+from ..extensions import db, limiter, login_manager
+from ..models import AdminUser
 from ..requestinfo import client_ip
-from . import SESSION_KEY, bp, signed_in
+from .blueprint import bp
 from .forms import ConfirmForm, LoginForm
+
+#: Endpoints reachable without signing in.
+OPEN_ENDPOINTS = frozenset({"admin.login"})
+#: Session key holding :func:`newsletter.admins.session_key` of the signed-in admin.
+SESSION_KEY = "admin_key"
+
+
+def signed_in() -> bool:
+    """Whether the request comes from an admin's session that is still valid.
+
+    A session started before the admin's password was last set is not.
+    """
+    return current_user.is_authenticated and session.get(SESSION_KEY) == admins.session_key(current_user)
+
+
+@bp.before_request
+def require_admin():
+    """Send anyone not signed in (or signed in with a since-changed password) to the login."""
+    if request.endpoint in OPEN_ENDPOINTS or signed_in():
+        return None
+    if current_user.is_authenticated:  # the password was reset: this session ends
+        logout_user()
+        session.clear()
+    if request.method not in ("GET", "HEAD"):  # a form sent from a page of an ended session
+        return redirect(url_for("admin.login"))
+    target = request.full_path if request.query_string else request.path
+    return redirect(url_for("admin.login", next=target))
+
+
+@login_manager.user_loader
+def load_admin(user_id: str) -> AdminUser | None:
+    """Flask-Login's user loader: the signed-in admin, or None for a stale session."""
+    if not user_id.isdigit():
+        return None
+    return db.session.get(AdminUser, int(user_id))
 
 
 def safe_next(target: str | None) -> str | None:

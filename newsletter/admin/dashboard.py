@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import render_template
 
-from . import bp, queries
+from . import queries
+from .blueprint import bp
 
 
 @bp.get("/")

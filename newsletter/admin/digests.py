@@ -13,10 +13,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from .. import digest
+from .. import articles, digest
 from ..extensions import db
 from ..models import Digest, DigestTrigger, Subscriber, SubscriberStatus
-from . import bp, preview, queries
+from . import preview, queries
+from .blueprint import bp
 from .forms import ConfirmForm, TestSendForm
 
 HISTORY_SIZE = 20
@@ -84,7 +85,7 @@ def digest_send_now():
         return render_template(
             "admin/digests/send_now.html",
             form=form,
-            articles=digest.undigested_articles(),
+            articles=articles.undigested(),
             recipients=_confirmed_count(),
         )
     issue = digest.build_digest(DigestTrigger.ADMIN)
@@ -110,7 +111,7 @@ def digest_detail(digest_id: int):
     return render_template(
         "admin/digests/detail.html",
         digest=issue,
-        articles=digest.articles_of(issue.id),
+        articles=articles.of_digest(issue.id),
         counts=queries.delivery_counts([issue.id])[issue.id],
         problems=queries.deliveries_with_problems(issue.id),
     )

@@ -1,6 +1,6 @@
 """The next digest as a subscriber will see it, rendered for the admin's preview.
 
-Rendered by the same functions as the real mail (:class:`newsletter.mailkinds.DigestMail`:
+Rendered by the same functions as the real mail (:class:`newsletter.delivery.kinds.DigestMail`:
 the digest once per language, then the reader's values filled in), for a sample recipient.
 The links to unsubscribe and to the preferences have the real shape but a placeholder
 token, so the preview never carries a working personal link.
@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from .. import clock, digest, mail, mailkinds
-from ..links import external_url
+from .. import articles as article_queries
+from .. import clock
+from ..delivery import compose, kinds
+from ..delivery.links import external_url
 from ..models import Article
 
 #: The recipient the preview is addressed to (a reserved example domain, RFC 2606).
@@ -25,16 +27,16 @@ SAMPLE_TOKEN = "PREVIEW"
 @dataclass(frozen=True)
 class Preview:
     articles: list[Article]
-    content: mail.Content
+    content: compose.Content
 
 
 def next_digest(locale: str) -> Preview:
     """The next digest (every article not yet in one) in ``locale``, as of now."""
     now = clock.now()
-    articles = digest.undigested_articles()
-    items = [mailkinds.DigestItem.of(article) for article in articles]
-    content = mailkinds.digest_content(items, locale, now, confirmed=True)
-    values, html_values = mailkinds.personal_values(
+    articles = article_queries.undigested()
+    items = [kinds.DigestItem.of(article) for article in articles]
+    content = kinds.digest_content(items, locale, now, confirmed=True)
+    values, html_values = kinds.personal_values(
         locale,
         email=SAMPLE_ADDRESS,
         confirmed_at=now,

@@ -11,7 +11,8 @@ from .. import consent, subscribers
 from ..evidence_report import render_evidence_page
 from ..extensions import db
 from ..models import ConsentChannel, Subscriber, SubscriberStatus
-from . import bp, queries, subscriber_search
+from . import queries, subscriber_search
+from .blueprint import bp
 from .forms import ConfirmForm, SubscriberFilterForm
 
 #: The states from which an admin can withdraw consent on a subscriber's behalf.

@@ -11,9 +11,9 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError
 
 from .. import digest
+from ..delivery.pool import SendPool
 from ..extensions import db
 from ..models import DeliveryStatus, DigestTrigger
-from ..sendpool import SendPool
 
 _DATABASE_FAILED = (
     "the database failed while sending ({error}); sending stopped. The mails not yet recorded go"

@@ -1,6 +1,6 @@
 """Whole journeys through the public pages, for tests that need a subscriber with a history.
 
-Mail goes through the app's sender (``outbox.drain``) to whatever transport the test set up:
+Mail goes through the app's sender (``sender.drain``) to whatever transport the test set up:
 the in-memory outbox or the loopback SMTP server. Pass the list the messages land in.
 """
 
@@ -10,14 +10,15 @@ import re
 
 from flask import Flask
 
-from newsletter import outbox, subscribers
+from newsletter import subscribers
+from newsletter.delivery import sender
 from newsletter.models import Subscriber
 from tests.conftest import Visitor, confirm_link
 
 
 def drain(app: Flask) -> None:
     with app.app_context():
-        outbox.drain()
+        sender.drain()
 
 
 def sign_up_and_confirm(app: Flask, visitor: Visitor, messages: list, email: str) -> int:

@@ -11,7 +11,7 @@ import logging
 from flask import current_app
 from sqlalchemy import Connection
 
-from .models import Subscriber, SubscriberStatus
+from ..models import Subscriber, SubscriberStatus
 
 logger = logging.getLogger(__name__)
 

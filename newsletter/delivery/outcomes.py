@@ -1,80 +1,31 @@
-"""The mail queue: mails are rows written with the change that causes them, sent later.
+"""What became of each claimed mail, and storing it.
 
-Nothing here runs on a web request. A sender (:mod:`newsletter.sender`) claims due rows by
-setting them ``sending`` with a lease, sends them, and records each outcome right after its
-hand-over: ``sent``; ``retrying`` with a backoff for 4xx replies; ``failed`` for 5xx replies
-(a hard bounce); ``cancelled`` when the recipient may no longer be mailed. Mails that never
-reached the relay go back to the queue without counting as an attempt. A sender that dies
-leaves its rows ``sending``; once the lease expires another sender takes them again, so a mail
-is never lost, and is repeated only if the sender died between hand-over and record — at most
-one mail per connection.
+A sender turns every claimed delivery into one :class:`Outcome`: ``sent``; ``retrying``
+after the backoff of :data:`BACKOFF_SECONDS` for a 4xx reply, ``failed`` after the last
+retry; ``failed`` with a hard bounce for a 5xx reply (:mod:`.bounces`); ``cancelled`` when
+the recipient may no longer be mailed; back in the queue without an attempt counted when the
+mail never reached the relay (:func:`after_refusal` maps the relay's answers). A
+:class:`Recorder` stores outcomes in batches, one statement per batch on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from flask import current_app
-from sqlalchemy import Connection, and_, bindparam, or_, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Connection, bindparam
 
-from . import bounces, clock
-from .extensions import db
-from .models import Delivery, DeliveryStatus, MailKind, Subscriber, SubscriberStatus
-
-logger = logging.getLogger(__name__)
+from .. import clock
+from ..extensions import db
+from ..models import Delivery, DeliveryStatus
+from . import bounces
+from .transports.base import ConnectionFailure, DeliveryError, PermanentFailure
 
 #: Seconds to wait before each retry; after the last one the delivery fails for good.
 BACKOFF_SECONDS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600, 24 * 3600)
-#: Rows claimed per round; small enough to be sent well within the lease.
-CLAIM_BATCH = 500
-
-
-def enqueue(
-    kind: MailKind,
-    subscriber: Subscriber | None,
-    *,
-    to_address: str | None = None,
-    context: dict[str, Any] | None = None,
-    digest_id: int | None = None,
-) -> Delivery:
-    """Queue one mail in the caller's transaction; flushes, never commits.
-
-    ``to_address`` is for mails to nobody's subscription (an admin's test send).
-    """
-    now = clock.now()
-    delivery = Delivery(
-        kind=kind,
-        subscriber=subscriber,
-        to_address=to_address,
-        digest_id=digest_id,
-        context=context or {},
-        status=DeliveryStatus.QUEUED,
-        attempts=0,
-        created_at=now,
-        next_attempt_at=now,
-    )
-    db.session.add(delivery)
-    db.session.flush()
-    return delivery
-
-
-def cancel_open(subscriber: Subscriber) -> int:
-    """Cancel the subscriber's mails that are still waiting; returns how many."""
-    result = db.session.execute(
-        update(Delivery)
-        .where(
-            Delivery.subscriber_id == subscriber.id,
-            Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.RETRYING]),
-        )
-        .values(status=DeliveryStatus.CANCELLED)
-    )
-    return result.rowcount
 
 
 @dataclass
@@ -99,118 +50,6 @@ class SendReport:
         setattr(self, field, getattr(self, field) + 1)
 
 
-def _due(now: datetime):
-    waiting = and_(
-        Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.RETRYING]),
-        Delivery.next_attempt_at <= now,
-    )
-    abandoned = and_(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_expires_at < now)
-    return or_(waiting, abandoned)
-
-
-def claim(limit: int = CLAIM_BATCH) -> list[int]:
-    """Take up to ``limit`` due deliveries for this sender and commit the claim.
-
-    SELECT … FOR UPDATE SKIP LOCKED, then UPDATE … RETURNING those rows, in one transaction:
-    on PostgreSQL concurrent senders skip each other's rows; SQLite runs both under its single
-    write lock, and the status condition is re-checked there. (Not one statement with the
-    SELECT as a subquery: PostgreSQL may re-run such a subquery for every row it updates,
-    skipping the rows it just locked, and so claim every due row instead of ``limit``.)
-    """
-    now = clock.now()
-    lease = now + timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
-    try:
-        due_ids = db.session.execute(
-            select(Delivery.id)
-            .where(_due(now))
-            .order_by(Delivery.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).scalars().all()
-        claimed = db.session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(due_ids), _due(now))
-            .values(status=DeliveryStatus.SENDING, lease_expires_at=lease)
-            .returning(Delivery.id)
-            .execution_options(synchronize_session=False)
-        ).scalars().all()
-        db.session.commit()
-    except OperationalError:  # SQLite busy with another writer: try next round
-        db.session.rollback()
-        logger.warning("could not claim deliveries this round; database busy")
-        return []
-    return sorted(claimed)
-
-
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    """What composing a mail needs of its subscriber."""
-
-    id: int
-    email: str | None
-    status: SubscriberStatus
-    locale: str
-    confirmed_at: datetime | None
-    confirm_nonce: str
-    access_nonce: str
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedMail:
-    """A claimed delivery as a sender composes it: plain values, read without the ORM (a
-    sender reads thousands of them; the mail kinds read the same names off a Delivery)."""
-
-    id: int
-    kind: MailKind
-    attempts: int
-    digest_id: int | None
-    to_address: str | None
-    context: dict[str, Any]
-    subscriber: Recipient | None
-
-    @property
-    def subscriber_id(self) -> int | None:
-        return self.subscriber.id if self.subscriber is not None else None
-
-
-_CLAIMED_COLUMNS = (
-    Delivery.id, Delivery.kind, Delivery.attempts, Delivery.digest_id, Delivery.to_address, Delivery.context,
-)
-_RECIPIENT_COLUMNS = (
-    Subscriber.id, Subscriber.email, Subscriber.status, Subscriber.locale, Subscriber.confirmed_at,
-    Subscriber.confirm_nonce, Subscriber.access_nonce,
-)
-
-
-def load_claimed(ids: list[int]) -> list[ClaimedMail]:
-    """The deliveries ``ids`` with their subscribers as they are now, in id order."""
-    rows = db.session.execute(
-        select(*_CLAIMED_COLUMNS, *_RECIPIENT_COLUMNS)
-        .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .where(Delivery.id.in_(ids))
-        .order_by(Delivery.id)
-    )
-    split = len(_CLAIMED_COLUMNS)
-    return [
-        ClaimedMail(*row[:split], Recipient(*row[split:]) if row[split] is not None else None)
-        for row in rows
-    ]
-
-
-def send_pending(limit: int = CLAIM_BATCH):
-    """Claim one batch of due mails and send it; returns a :class:`SendReport`."""
-    from .sender import Sender
-
-    with Sender(current_app._get_current_object()) as sender:
-        return sender.send_batch(limit)
-
-
-def drain(max_rounds: int | None = None):
-    """Send until nothing is due now, the relay is down, or a stop was requested."""
-    from .sender import Sender
-
-    with Sender(current_app._get_current_object()) as sender:
-        return sender.drain(max_rounds)
 
 
 @dataclass(frozen=True)
@@ -253,6 +92,21 @@ def released(delivery_id: int, reply: str) -> Outcome:
     """The mail never reached the relay: back to the queue after a pause, no attempt counted."""
     retry_at = clock.now() + timedelta(seconds=BACKOFF_SECONDS[0])
     return Outcome(delivery_id, DeliveryStatus.RETRYING, reply=reply, next_attempt_at=retry_at)
+
+
+def after_refusal(delivery_id: int, attempts: int, subscriber_id: int | None, failure: DeliveryError) -> Outcome:
+    """What the relay's refusal of a mail does to it (``attempts`` counts this one).
+
+    - the relay cannot take mail now (unreachable, 421, TLS, login, or it refused our
+      sender): back to the queue, no attempt counted, nobody bounced;
+    - a 5xx reply: failed for good, a hard bounce for the subscriber;
+    - a 4xx reply or a broken connection mid-mail: retried after the backoff.
+    """
+    if isinstance(failure, ConnectionFailure):
+        return released(delivery_id, failure.reply)
+    if isinstance(failure, PermanentFailure):
+        return bounced(delivery_id, attempts, failure.reply, subscriber_id)
+    return retry_or_fail(delivery_id, attempts, failure.reply)
 
 
 class Recorder:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask
 
-from .extensions import db
+from ..extensions import db
 from .sender import Sender
 
 

@@ -1,10 +1,5 @@
-"""Where rendered mails go: an SMTP relay, the outbox folder, or memory (tests).
-
-:func:`open_connection` gives a connection with ``async send(raw_mail)`` and ``async close()``,
-used on the sender's event loop (:mod:`newsletter.sender`). ``send`` raises
-:class:`TemporaryFailure` (4xx replies, connection trouble: try again later) or
-:class:`PermanentFailure` (5xx replies: do not try again).
-"""
+"""SMTP to a relay, on the sender's event loop: STARTTLS or SMTPS, AUTH PLAIN/LOGIN,
+PIPELINING where offered; each reply classified as a :mod:`.base` refusal."""
 
 from __future__ import annotations
 
@@ -12,36 +7,11 @@ import asyncio
 import base64
 import functools
 import ipaddress
-import os
 import socket
 import ssl
-import threading
-from collections.abc import Awaitable, Callable
-from email import message_from_bytes, policy
-from email.message import EmailMessage
-from pathlib import Path
 
-from flask import Flask
-
-from .mail import RawMail
-
-
-class DeliveryError(Exception):
-    def __init__(self, reply: str) -> None:
-        super().__init__(reply)
-        self.reply = reply[:512]
-
-
-class TemporaryFailure(DeliveryError):
-    """Try again later: a 4xx reply or a connection that failed."""
-
-
-class ConnectionFailure(TemporaryFailure):
-    """The relay could not be reached or dropped the connection: nothing more goes now."""
-
-
-class PermanentFailure(DeliveryError):
-    """A 5xx reply: this mail to this recipient will not be accepted."""
+from ..compose import RawMail
+from .base import BeforeHandover, ConnectionFailure, DeliveryError, PermanentFailure, TemporaryFailure
 
 
 def _classify(code: int, text: bytes | str) -> DeliveryError:
@@ -71,7 +41,7 @@ class SMTPConnection:
         self._writer: asyncio.StreamWriter | None = None
         self._pipelining = False
 
-    async def send(self, mail: RawMail, before_handover: Callable[[], Awaitable[object]] | None = None) -> None:
+    async def send(self, mail: RawMail, before_handover: BeforeHandover | None = None) -> None:
         try:
             if self._writer is None:
                 async with asyncio.timeout(self._timeout):
@@ -256,69 +226,10 @@ def _fqdn() -> str:
 
 def _dot_stuffed(data: bytes) -> bytes:
     """The message as DATA content (RFC 5321 §4.5.2), ending in CRLF. Messages are CRLF
-    throughout already (:func:`mail.build_message`); base64 lines never start with a dot, so
+    throughout already (:func:`..compose.build_message`); base64 lines never start with a dot, so
     this usually copies nothing."""
     if data.startswith(b"."):
         data = b"." + data
     if b"\r\n." in data:
         data = data.replace(b"\r\n.", b"\r\n..")
     return data if data.endswith(b"\r\n") else data + b"\r\n"
-
-
-class FileConnection:
-    """Writes each message as ``<outbox>/<message-id>.eml``; the default for a single machine."""
-
-    def __init__(self, folder: Path) -> None:
-        self._folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
-
-    async def send(self, mail: RawMail, before_handover: Callable[[], Awaitable[object]] | None = None) -> None:
-        if before_handover is not None:
-            await before_handover()
-        name = mail.message_id.strip("<>").replace("/", "_") + ".eml"
-        partial = self._folder / f".{name}.part"
-        partial.write_bytes(mail.data)
-        os.replace(partial, self._folder / name)  # readers never see half a file
-
-    async def close(self) -> None:
-        pass
-
-
-#: Parse as received and write back unchanged (no refolding of long headers).
-_AS_RECEIVED = policy.default.clone(refold_source="none")
-
-
-class MemoryConnection:
-    """Keeps messages in a list on the app, for fast unit tests."""
-
-    def __init__(self, sink: list[EmailMessage], lock: threading.Lock) -> None:
-        self._sink, self._lock = sink, lock
-
-    async def send(self, mail: RawMail, before_handover: Callable[[], Awaitable[object]] | None = None) -> None:
-        if before_handover is not None:
-            await before_handover()
-        message = message_from_bytes(mail.data, policy=_AS_RECEIVED)
-        with self._lock:
-            self._sink.append(message)
-
-    async def close(self) -> None:
-        pass
-
-
-def init_app(app: Flask) -> None:
-    app.extensions["mail_memory_outbox"] = []
-    app.extensions["mail_memory_lock"] = threading.Lock()
-
-
-def outbox_folder(app: Flask) -> Path:
-    return Path(app.instance_path) / "outbox"
-
-
-def open_connection(app: Flask) -> SMTPConnection | FileConnection | MemoryConnection:
-    """A connection of the configured transport; SMTP connects on its first message."""
-    backend = app.config["MAIL_BACKEND"]
-    if backend == "smtp":
-        return SMTPConnection(app.config)
-    if backend == "file":
-        return FileConnection(outbox_folder(app))
-    return MemoryConnection(app.extensions["mail_memory_outbox"], app.extensions["mail_memory_lock"])

@@ -11,13 +11,14 @@ from flask import current_app, g
 from flask_babel import force_locale, format_date
 from markupsafe import escape
 
-from . import clock, digest, mail, suppression, tokens
-from .extensions import db
+from .. import articles, clock, suppression, tokens
+from ..extensions import db
+from ..models import Article, Delivery, Digest, MailKind, SubscriberStatus
+from . import compose
 from .links import external_url, token_url_builder
-from .models import Article, Delivery, Digest, MailKind, SubscriberStatus
-from .outbox import ClaimedMail
+from .queue import ClaimedMail
 
-#: A delivery as the sender reads it (:class:`outbox.ClaimedMail`), or the ORM row itself.
+#: A delivery as the sender reads it (:class:`.queue.ClaimedMail`), or the ORM row itself.
 Mail = Delivery | ClaimedMail
 
 
@@ -28,7 +29,7 @@ class MailSpec(Protocol):
     def eligible(self, delivery: Mail) -> bool:
         """Whether the mail may still go out; checked right before sending."""
 
-    def content(self, delivery: Mail) -> mail.Content: ...
+    def content(self, delivery: Mail) -> compose.Content: ...
 
 
 class ConfirmMail:
@@ -46,9 +47,9 @@ class ConfirmMail:
             and delivery.context.get("nonce") == subscriber.confirm_nonce
         )
 
-    def content(self, delivery: Mail) -> mail.Content:
+    def content(self, delivery: Mail) -> compose.Content:
         subscriber = delivery.subscriber
-        return mail.render(
+        return compose.render(
             "confirm",
             subscriber.locale,
             confirm_url=external_url("public.confirm", token=delivery.context["token"]),
@@ -84,7 +85,7 @@ def _items_of_digest(digest_id: int) -> list[DigestItem]:
     """A digest's articles, read once per app context (a sender renders many mails of one)."""
     cache: dict[int, list[DigestItem]] = g.setdefault("digest_items", {})
     if digest_id not in cache:
-        cache[digest_id] = [DigestItem.of(article) for article in digest.articles_of(digest_id)]
+        cache[digest_id] = [DigestItem.of(article) for article in articles.of_digest(digest_id)]
     return cache[digest_id]
 
 
@@ -108,22 +109,22 @@ def unsubscribe_headers(unsubscribe_url: str) -> dict[str, str]:
 
 
 #: Values that differ between a digest's readers; the digest is rendered once per language
-#: with :func:`mail.placeholder` markers in their place.
+#: with :func:`compose.placeholder` markers in their place.
 _PERSONAL = ("email", "confirmed_on", "unsubscribe_url", "preferences_url")
 
 
-def digest_content(items: list[DigestItem], locale: str, issued_at: datetime, *, confirmed: bool) -> mail.Content:
+def digest_content(items: list[DigestItem], locale: str, issued_at: datetime, *, confirmed: bool) -> compose.Content:
     """The digest in ``locale`` with placeholders for the reader's values (fill with
     :func:`personal_values`). ``confirmed``: whether the reader's confirmation date is known."""
-    content = mail.render(
+    content = compose.render(
         "digest",
         locale,
         issued_at=issued_at,
         articles=items,
         test=False,
-        **{name: mail.placeholder(name) for name in _PERSONAL if confirmed or name != "confirmed_on"},
+        **{name: compose.placeholder(name) for name in _PERSONAL if confirmed or name != "confirmed_on"},
     )
-    unsubscribe_url = mail.placeholder("unsubscribe_url")
+    unsubscribe_url = compose.placeholder("unsubscribe_url")
     content.headers.update({**unsubscribe_headers(unsubscribe_url), "List-Id": list_id()})
     return content
 
@@ -162,7 +163,7 @@ class DigestMail:
         subscriber = delivery.subscriber
         return subscriber.email is not None and subscriber.status is SubscriberStatus.CONFIRMED
 
-    def content(self, delivery: Mail) -> mail.Content:
+    def content(self, delivery: Mail) -> compose.Content:
         subscriber = delivery.subscriber
         confirmed = subscriber.confirmed_at is not None
         prepared = _prepared_digest(delivery.digest_id, subscriber.locale, confirmed)
@@ -184,9 +185,9 @@ def _token_url(endpoint: str, token: str) -> str:
     return builders[endpoint](token)
 
 
-def _prepared_digest(digest_id: int, locale: str, confirmed: bool) -> mail.Content:
+def _prepared_digest(digest_id: int, locale: str, confirmed: bool) -> compose.Content:
     """The digest rendered once per language for a sender's run (kept on ``g``)."""
-    cache: dict[tuple, mail.Content] = g.setdefault("prepared_digests", {})
+    cache: dict[tuple, compose.Content] = g.setdefault("prepared_digests", {})
     key = (digest_id, locale, confirmed)
     if key not in cache:
         issue = db.session.get(Digest, digest_id)
@@ -206,13 +207,13 @@ class DigestTestMail:
         address = delivery.to_address
         return address is not None and not suppression.is_suppressed(address)
 
-    def content(self, delivery: Mail) -> mail.Content:
+    def content(self, delivery: Mail) -> compose.Content:
         locale = delivery.context.get("locale") or current_app.config["LANGUAGES"][0]
-        content = mail.render(
+        content = compose.render(
             "digest",
             locale,
             issued_at=clock.now(),
-            articles=[DigestItem.of(article) for article in digest.undigested_articles()],
+            articles=[DigestItem.of(article) for article in articles.undigested()],
             email=delivery.to_address,
             test=True,
         )
@@ -233,9 +234,9 @@ class PreferencesLinkMail:
         subscriber = delivery.subscriber
         return subscriber.email is not None and subscriber.status is not SubscriberStatus.ERASED
 
-    def content(self, delivery: Mail) -> mail.Content:
+    def content(self, delivery: Mail) -> compose.Content:
         subscriber = delivery.subscriber
-        return mail.render(
+        return compose.render(
             "preferences_link",
             delivery.context.get("locale") or subscriber.locale,
             preferences_url=external_url("public.preferences", token=tokens.make_preferences_token(subscriber)),

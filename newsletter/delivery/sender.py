@@ -10,7 +10,7 @@ once the previous one's outcome is stored, so a sender killed at any moment repe
 one mail per connection and loses none (its claimed rows return to the queue when the lease
 ends); the store overlaps the next message's transmission. One thread and no hand-overs
 between threads: at thousands of mails a second, waking threads cost more than the work.
-:mod:`newsletter.sendpool` runs several senders in processes of their own.
+:mod:`.pool` runs several senders in processes of their own.
 
 :func:`request_stop` (the worker's SIGTERM handler) lets the mails in flight finish, gives
 the rest of the claimed batch back to the queue, and stops.
@@ -19,18 +19,22 @@ the rest of the claimed batch back to the queue, and stops.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from flask import Flask
+from flask import Flask, current_app
 
-from . import clock, mail, outbox, transport
-from .extensions import db
-from .mailkinds import SPECS
-from .models import MailKind
+from .. import clock
+from ..extensions import db
+from ..models import MailKind
+from . import compose, outcomes, queue, transports
+from .kinds import SPECS
 from .pacing import TokenBucket
+from .transports.base import ConnectionFailure, DeliveryError, PermanentFailure
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +61,7 @@ class _Item:
     delivery_id: int
     attempts: int
     subscriber_id: int | None
-    mail: mail.RawMail
+    mail: compose.RawMail
     sent_text: str | None
 
 
@@ -78,13 +82,13 @@ class Sender:
         #: Set when outcomes could not be stored (the database failed): nothing more is handed
         #: over, as each mail handed over now would go out again once its lease ends.
         self.store_failed = threading.Event()
-        self._report = outbox.SendReport()
+        self._report = outcomes.SendReport()
         self._on_progress: Callable[[int], object] | None = None
 
     def __enter__(self) -> Sender:
-        self._recorder = outbox.Recorder().__enter__()
+        self._recorder = outcomes.Recorder().__enter__()
         self._loop = asyncio.new_event_loop()
-        self._connections = [transport.open_connection(self.app) for _ in range(self.concurrency)]
+        self._connections = [transports.open_connection(self.app) for _ in range(self.concurrency)]
         return self
 
     def __exit__(self, *_exc) -> None:
@@ -95,17 +99,16 @@ class Sender:
             self._recorder.__exit__(None, None, None)
 
     def _run(self, coroutine) -> None:
-        """Run ``coroutine`` on the sender's loop, on this thread.
-
-        Sending is a blocking call. Where this thread runs an event loop already (Playwright's
-        sync API, a notebook), that loop waits for it like for any other blocking call: it is
-        set aside while the sender's loop runs, and put back afterwards."""
-        outer = asyncio.events._get_running_loop()
-        asyncio.events._set_running_loop(None)
+        """Run ``coroutine`` on the sender's loop, on this thread; on a thread of its own
+        where this one runs an event loop already (Playwright's sync API, a notebook), which
+        then waits for it like for any other blocking call."""
         try:
+            asyncio.get_running_loop()
+        except RuntimeError:
             self._loop.run_until_complete(coroutine)
-        finally:
-            asyncio.events._set_running_loop(outer)
+            return
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sender-loop") as pool:
+            pool.submit(contextvars.copy_context().run, self._loop.run_until_complete, coroutine).result()
 
     async def _close_connections(self) -> None:
         await asyncio.gather(self._recorder.aclose(), *(connection.close() for connection in self._connections))
@@ -113,15 +116,15 @@ class Sender:
 
     def drain(
         self, max_rounds: int | None = None, on_progress: Callable[[int], object] | None = None
-    ) -> outbox.SendReport:
+    ) -> outcomes.SendReport:
         """Claim and send batch after batch until nothing is due, the relay is down, or a stop
         was requested; ``on_progress`` hears how many outcomes each store added.
 
         The next batch is claimed and composed while the last mails of the one before are
         still on the wire: the connections never wait for a batch boundary."""
-        return self._sending(self._claims(outbox.CLAIM_BATCH, max_rounds), on_progress)
+        return self._sending(self._claims(queue.CLAIM_BATCH, max_rounds), on_progress)
 
-    def send_batch(self, limit: int = outbox.CLAIM_BATCH) -> outbox.SendReport:
+    def send_batch(self, limit: int = queue.CLAIM_BATCH) -> outcomes.SendReport:
         """Claim up to ``limit`` due mails, send them, and return what happened to them."""
         return self._sending(self._claims(limit, 1), None)
 
@@ -129,26 +132,26 @@ class Sender:
         """Claimed batches, until nothing is due, ``rounds`` were taken, or the sender halts."""
         taken = 0
         while (rounds is None or taken < rounds) and not self.halted():
-            ids = outbox.claim(limit)
+            ids = queue.claim(limit)
             taken += 1
             if not ids:
                 return
             yield ids
 
-    def _sending(self, claims: Iterator[list[int]], on_progress) -> outbox.SendReport:
-        before = outbox.SendReport(**vars(self._report))
+    def _sending(self, claims: Iterator[list[int]], on_progress) -> outcomes.SendReport:
+        before = outcomes.SendReport(**vars(self._report))
         self._on_progress = on_progress
         try:
             self._run(self._send(claims))
         finally:
             self._on_progress = None
-        return outbox.SendReport(**{key: value - getattr(before, key) for key, value in vars(self._report).items()})
+        return outcomes.SendReport(**{key: value - getattr(before, key) for key, value in vars(self._report).items()})
 
     async def _send(self, claims: Iterator[list[int]]) -> None:
         items: asyncio.Queue = asyncio.Queue(maxsize=self.concurrency * 2)
-        outcomes = _Outcomes(self._finish_async)
+        pending = _PendingOutcomes(self._finish_async)
         workers = [
-            asyncio.create_task(self._connection_loop(connection, items, outcomes))
+            asyncio.create_task(self._connection_loop(connection, items, pending))
             for connection in self._connections
         ]
         try:
@@ -158,13 +161,13 @@ class Sender:
             for _ in workers:
                 await items.put(_DONE)
             await asyncio.gather(*workers)
-            await outcomes.close()
+            await pending.close()
 
     async def _produce(self, ids: list[int], items: asyncio.Queue) -> None:
         for start in range(0, len(ids), COMPOSE_CHUNK):
             chunk = ids[start : start + COMPOSE_CHUNK]
             if self.halted():
-                self._finish([outbox.released(delivery_id, "not sent: sender stopping") for delivery_id in chunk])
+                self._finish([outcomes.released(delivery_id, "not sent: sender stopping") for delivery_id in chunk])
                 continue
             for item in self._compose(chunk):
                 await items.put(item)
@@ -174,28 +177,31 @@ class Sender:
 
         The transaction ends before any mail is handed on: on SQLite an open read would keep
         the outcomes from being stored."""
-        deliveries = outbox.load_claimed(ids)
+        deliveries = queue.load_claimed(ids)
         now = clock.now()
-        items, outcomes = [], []
+        items, unsendable = [], []
         for delivery in deliveries:
             spec = SPECS[delivery.kind]
             try:
                 if not spec.eligible(delivery):
-                    outcomes.append(outbox.cancelled(delivery.id))
+                    unsendable.append(outcomes.cancelled(delivery.id))
                     continue
                 content = spec.content(delivery)
-                raw = mail.build_message(content, spec.recipient(delivery), date=now)
+                raw = compose.build_message(content, spec.recipient(delivery), date=now)
             except Exception as exc:  # a broken template must not lose the mail: retry later
                 logger.exception("could not compose delivery %r", delivery.id)
-                outcomes.append(outbox.retry_or_fail(delivery.id, delivery.attempts + 1, f"could not compose: {exc}"))
+                reply = f"could not compose: {exc}"
+                unsendable.append(outcomes.retry_or_fail(delivery.id, delivery.attempts + 1, reply))
                 continue
             sent_text = content.text if delivery.kind in _KEEP_TEXT else None
             items.append(_Item(delivery.id, delivery.attempts, delivery.subscriber_id, raw, sent_text))
         db.session.commit()
-        self._finish(outcomes)
+        self._finish(unsendable)
         return items
 
-    async def _connection_loop(self, connection, items: asyncio.Queue, outcomes: _Outcomes) -> None:
+    async def _connection_loop(
+        self, connection: transports.Connection, items: asyncio.Queue, pending: _PendingOutcomes
+    ) -> None:
         """Send the queue's mails over one connection, each handed over only once the one
         before it is recorded: never more than one unrecorded mail per connection."""
         previous: asyncio.Future | None = None
@@ -204,12 +210,14 @@ class Sender:
                 outcome = await self._deliver(connection, item, previous)
             except Exception:  # a bug, not the relay: the mail may have gone; its lease decides
                 logger.exception("sending delivery %r failed", item.delivery_id)
-                outcome = outbox.released(item.delivery_id, "not sent: sender error")
-            previous = outcomes.add(outcome)
+                outcome = outcomes.released(item.delivery_id, "not sent: sender error")
+            previous = pending.add(outcome)
 
-    async def _deliver(self, connection, item: _Item, previous: asyncio.Future | None) -> outbox.Outcome:
+    async def _deliver(
+        self, connection: transports.Connection, item: _Item, previous: asyncio.Future | None
+    ) -> outcomes.Outcome:
         if self.halted():
-            return outbox.released(item.delivery_id, "not sent: the sender stopped (relay, database or stop)")
+            return outcomes.released(item.delivery_id, "not sent: the sender stopped (relay, database or stop)")
         if self.bucket is not None:
             await self.bucket.acquire_async()
         attempts = item.attempts + 1
@@ -224,40 +232,39 @@ class Sender:
             await connection.send(item.mail, previous_stored if previous is not None else None)
         except _PreviousNotStored:  # the connection dropped the message before its final dot
             self.store_failed.set()
-            return outbox.released(item.delivery_id, "not sent: outcomes could not be stored")
-        except transport.ConnectionFailure as exc:
-            self.relay_down.set()
-            logger.warning(
-                "the mail relay cannot take mail now (down, or it refused TLS, login or sender); the rest waits: %s",
-                exc.reply,
-            )
-            return outbox.released(item.delivery_id, exc.reply)
-        except transport.TemporaryFailure as exc:
-            return outbox.retry_or_fail(item.delivery_id, attempts, exc.reply)
-        except transport.PermanentFailure as exc:
-            logger.info("delivery %r failed permanently: %s", item.delivery_id, exc.reply)
-            return outbox.bounced(item.delivery_id, attempts, exc.reply, item.subscriber_id)
-        return outbox.sent(item.delivery_id, attempts, item.mail.message_id, item.sent_text)
+            return outcomes.released(item.delivery_id, "not sent: outcomes could not be stored")
+        except DeliveryError as refusal:
+            if isinstance(refusal, PermanentFailure):
+                logger.info("delivery %r failed permanently: %s", item.delivery_id, refusal.reply)
+            elif isinstance(refusal, ConnectionFailure):
+                self.relay_down.set()
+                logger.warning(
+                    "the mail relay cannot take mail now (down, or it refused TLS, login or sender);"
+                    " the rest waits: %s",
+                    refusal.reply,
+                )
+            return outcomes.after_refusal(item.delivery_id, attempts, item.subscriber_id, refusal)
+        return outcomes.sent(item.delivery_id, attempts, item.mail.message_id, item.sent_text)
 
-    def _finish(self, outcomes: list[outbox.Outcome]) -> None:
-        """Store ``outcomes`` (one short transaction) and count them."""
-        if not outcomes:
+    def _finish(self, batch: list[outcomes.Outcome]) -> None:
+        """Store ``batch`` (one short transaction) and count them."""
+        if not batch:
             return
         try:
-            self._recorder.record(outcomes)
+            self._recorder.record(batch)
         except Exception as exc:  # the rows stay "sending"; their lease brings them back
             self._store_failed(exc)
             return
-        self._count(outcomes)
+        self._count(batch)
 
-    async def _finish_async(self, outcomes: list[outbox.Outcome]) -> bool:
-        """Store ``outcomes`` while the connections go on, and count them; False if that failed."""
+    async def _finish_async(self, batch: list[outcomes.Outcome]) -> bool:
+        """Store ``batch`` while the connections go on, and count them; False if that failed."""
         try:
-            await self._recorder.record_async(outcomes)
+            await self._recorder.record_async(batch)
         except Exception as exc:  # the rows stay "sending"; their lease brings them back
             self._store_failed(exc)
             return False
-        self._count(outcomes)
+        self._count(batch)
         return True
 
     def _store_failed(self, exc: Exception) -> None:
@@ -271,30 +278,30 @@ class Sender:
         stored, or a stop was requested."""
         return self.relay_down.is_set() or self.store_failed.is_set() or stop_requested()
 
-    def _count(self, outcomes: list[outbox.Outcome]) -> None:
-        for outcome in outcomes:
+    def _count(self, batch: list[outcomes.Outcome]) -> None:
+        for outcome in batch:
             self._report.count(outcome.status)
-        if self._on_progress is not None and outcomes:
-            self._on_progress(len(outcomes))
+        if self._on_progress is not None and batch:
+            self._on_progress(len(batch))
 
 
 class _PreviousNotStored(Exception):
     """The previous mail's outcome could not be stored, so the next one must not be handed over."""
 
 
-class _Outcomes:
+class _PendingOutcomes:
     """Outcomes waiting to be stored: whatever has come together is stored in one go, while
     the connections go on transmitting; each outcome's future is done once the store is over,
     with True if it succeeded."""
 
     def __init__(self, store) -> None:
         self._store = store
-        self._waiting: list[tuple[outbox.Outcome, asyncio.Future]] = []
+        self._waiting: list[tuple[outcomes.Outcome, asyncio.Future]] = []
         self._arrived = asyncio.Event()
         self._closing = False
         self._task = asyncio.create_task(self._run())
 
-    def add(self, outcome: outbox.Outcome) -> asyncio.Future:
+    def add(self, outcome: outcomes.Outcome) -> asyncio.Future:
         stored = asyncio.get_running_loop().create_future()
         self._waiting.append((outcome, stored))
         self._arrived.set()
@@ -319,3 +326,15 @@ class _Outcomes:
                     stored.set_result(succeeded)
             if self._closing and not self._waiting:
                 return
+
+
+def drain(max_rounds: int | None = None) -> outcomes.SendReport:
+    """Send until nothing is due now, the relay is down, or a stop was requested."""
+    with Sender(current_app._get_current_object()) as sender:
+        return sender.drain(max_rounds)
+
+
+def send_pending(limit: int = queue.CLAIM_BATCH) -> outcomes.SendReport:
+    """Claim one batch of due mails and send it."""
+    with Sender(current_app._get_current_object()) as sender:
+        return sender.send_batch(limit)

@@ -1,0 +1,168 @@
+"""The mail queue: a mail is a ``delivery`` row written in the transaction of the change
+that causes it, and sent later by a sender (:mod:`.sender`), never on a web request.
+
+A sender claims due rows (:func:`claim`) by setting them ``sending`` with a lease of
+SEND_LEASE_SECONDS, reads them without the ORM (:func:`load_claimed`), sends them, and
+stores each outcome (:mod:`.outcomes`). A sender that dies leaves its rows ``sending``; once
+the lease has run out another sender claims them again, so a mail is never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import OperationalError
+
+from .. import clock
+from ..extensions import db
+from ..models import Delivery, DeliveryStatus, MailKind, Subscriber, SubscriberStatus
+
+logger = logging.getLogger(__name__)
+
+#: Rows claimed per round; small enough to be sent well within the lease.
+CLAIM_BATCH = 500
+
+
+def enqueue(
+    kind: MailKind,
+    subscriber: Subscriber | None,
+    *,
+    to_address: str | None = None,
+    context: dict[str, Any] | None = None,
+    digest_id: int | None = None,
+) -> Delivery:
+    """Queue one mail in the caller's transaction; flushes, never commits.
+
+    ``to_address`` is for mails to nobody's subscription (an admin's test send).
+    """
+    now = clock.now()
+    delivery = Delivery(
+        kind=kind,
+        subscriber=subscriber,
+        to_address=to_address,
+        digest_id=digest_id,
+        context=context or {},
+        status=DeliveryStatus.QUEUED,
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    db.session.add(delivery)
+    db.session.flush()
+    return delivery
+
+
+def cancel_open(subscriber: Subscriber) -> int:
+    """Cancel the subscriber's mails that are still waiting; returns how many."""
+    result = db.session.execute(
+        update(Delivery)
+        .where(
+            Delivery.subscriber_id == subscriber.id,
+            Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.RETRYING]),
+        )
+        .values(status=DeliveryStatus.CANCELLED)
+    )
+    return result.rowcount
+
+
+def _due(now: datetime):
+    waiting = and_(
+        Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.RETRYING]),
+        Delivery.next_attempt_at <= now,
+    )
+    abandoned = and_(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_expires_at < now)
+    return or_(waiting, abandoned)
+
+
+def claim(limit: int = CLAIM_BATCH) -> list[int]:
+    """Take up to ``limit`` due deliveries for this sender and commit the claim.
+
+    SELECT … FOR UPDATE SKIP LOCKED, then UPDATE … RETURNING those rows, in one transaction:
+    on PostgreSQL concurrent senders skip each other's rows; SQLite runs both under its single
+    write lock, and the status condition is re-checked there. (Not one statement with the
+    SELECT as a subquery: PostgreSQL may re-run such a subquery for every row it updates,
+    skipping the rows it just locked, and so claim every due row instead of ``limit``.)
+    """
+    now = clock.now()
+    lease = now + timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
+    try:
+        due_ids = db.session.execute(
+            select(Delivery.id)
+            .where(_due(now))
+            .order_by(Delivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).scalars().all()
+        claimed = db.session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(due_ids), _due(now))
+            .values(status=DeliveryStatus.SENDING, lease_expires_at=lease)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        ).scalars().all()
+        db.session.commit()
+    except OperationalError:  # SQLite busy with another writer: try next round
+        db.session.rollback()
+        logger.warning("could not claim deliveries this round; database busy")
+        return []
+    return sorted(claimed)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """What composing a mail needs of its subscriber."""
+
+    id: int
+    email: str | None
+    status: SubscriberStatus
+    locale: str
+    confirmed_at: datetime | None
+    confirm_nonce: str
+    access_nonce: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMail:
+    """A claimed delivery as a sender composes it: plain values, read without the ORM (a
+    sender reads thousands of them; the mail kinds read the same names off a Delivery)."""
+
+    id: int
+    kind: MailKind
+    attempts: int
+    digest_id: int | None
+    to_address: str | None
+    context: dict[str, Any]
+    subscriber: Recipient | None
+
+    @property
+    def subscriber_id(self) -> int | None:
+        return self.subscriber.id if self.subscriber is not None else None
+
+
+_CLAIMED_COLUMNS = (
+    Delivery.id, Delivery.kind, Delivery.attempts, Delivery.digest_id, Delivery.to_address, Delivery.context,
+)
+_RECIPIENT_COLUMNS = (
+    Subscriber.id, Subscriber.email, Subscriber.status, Subscriber.locale, Subscriber.confirmed_at,
+    Subscriber.confirm_nonce, Subscriber.access_nonce,
+)
+
+
+def load_claimed(ids: list[int]) -> list[ClaimedMail]:
+    """The deliveries ``ids`` with their subscribers as they are now, in id order."""
+    rows = db.session.execute(
+        select(*_CLAIMED_COLUMNS, *_RECIPIENT_COLUMNS)
+        .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.id.in_(ids))
+        .order_by(Delivery.id)
+    )
+    split = len(_CLAIMED_COLUMNS)
+    return [
+        ClaimedMail(*row[:split], Recipient(*row[split:]) if row[split] is not None else None)
+        for row in rows
+    ]
