@@ -1,11 +1,11 @@
 """Consent evidence (SPEC §7): the only module that writes consent events.
 
 Events are appended, never updated or deleted, and each subscriber's events form a hash chain
-(every event hashes its own content together with the previous event's hash), so a changed or
-removed row is detectable; ``Subscriber.evidence_head`` holds the hash of the latest event, so
-removing the latest events is detectable too (``flask verify-evidence``, :mod:`.evidence`).
-The personal columns (IP address, user agent) enter the chain only through
-``personal_digest``, a salted hash.
+(:mod:`.evidence` computes and verifies it: every event hashes its own content together with
+the previous event's hash), so a changed or removed row is detectable;
+``Subscriber.evidence_head`` holds the hash of the latest event, so removing the latest events
+is detectable too (``flask verify-evidence``). The personal columns (IP address, user agent)
+enter the chain only through ``personal_digest``, a salted hash.
 
 "Append-only" does not mean "personal data forever". There are exactly two exceptions, both
 here:
@@ -24,9 +24,7 @@ The subscriber's ``status`` is moved in step with each event here, in the same t
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from . import bulk, clock
+from .evidence import chain_hash, personal_digest_of, seal, text_sha256
 from .extensions import db
 from .models import (
     ConsentChannel,
@@ -49,6 +48,7 @@ from .models import (
     Subscriber,
     SubscriberStatus,
 )
+from .models.consent import STATUS_AFTER
 from .models.subscriber import new_nonce
 
 DEFAULT_STATEMENTS = {
@@ -90,7 +90,7 @@ def text_version(language: str) -> ConsentText:
     versions tell which wording the form showed when.
     """
     text = statement(language)
-    digest = hashlib.sha256(text.encode()).hexdigest()
+    digest = text_sha256(text)
     version = find_text_version(digest)
     now = clock.now()
     if version is not None:
@@ -123,15 +123,6 @@ def evidence_ip(ip: str | None) -> str | None:
         return str(address)
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
-
-
-#: The status each kind of event leaves behind; ``requested`` changes none.
-STATUS_AFTER = {
-    ConsentEventType.CONFIRMED: SubscriberStatus.CONFIRMED,
-    ConsentEventType.IMPORTED: SubscriberStatus.CONFIRMED,
-    ConsentEventType.WITHDRAWN: SubscriberStatus.WITHDRAWN,
-    ConsentEventType.ERASED: SubscriberStatus.ERASED,
-}
 
 
 def record(
@@ -172,8 +163,7 @@ def record(
         personal_salt=secrets.token_hex(16),
         prev_hash=prev_hash,
     )
-    event.personal_digest = personal_digest(event)
-    event.hash = content_hash(event)
+    seal(event)
     db.session.add(event)
     subscriber.evidence_head = event.hash
     _move_status(subscriber, type, at)
@@ -190,47 +180,6 @@ def _move_status(subscriber: Subscriber, type: ConsentEventType, at: datetime) -
         subscriber.withdrawn_at = None
     elif type is ConsentEventType.WITHDRAWN:
         subscriber.withdrawn_at = at
-
-
-def personal_digest(event: ConsentEvent) -> str:
-    return personal_digest_of(event.personal_salt, event.ip, event.user_agent)
-
-
-def personal_digest_of(salt: str | None, ip: str | None, user_agent: str | None) -> str:
-    """How the personal columns enter the hash chain: a salted hash of them."""
-    return hashlib.sha256(json.dumps([salt, ip, user_agent]).encode()).hexdigest()
-
-
-def content_hash(event: ConsentEvent) -> str:
-    """The hash that chains ``event`` to its predecessor; covers every column but the id."""
-    return chain_hash(
-        subscriber_id=event.subscriber_id,
-        type=event.type,
-        at=event.at,
-        channel=event.channel,
-        consent_text_sha256=event.consent_text.sha256 if event.consent_text else None,
-        personal_digest=event.personal_digest,
-        detail=event.detail,
-        prev_hash=event.prev_hash,
-    )
-
-
-def chain_hash(
-    *, subscriber_id: int, type: str, at: datetime, channel: str, consent_text_sha256: str | None,
-    personal_digest: str, detail: dict[str, Any] | None, prev_hash: str,
-) -> str:
-    """The chained hash of one event's content (:func:`content_hash`, column by column)."""
-    content = {
-        "subscriber_id": subscriber_id,
-        "type": str(type),
-        "at": at.isoformat(),
-        "channel": str(channel),
-        "consent_text": consent_text_sha256,
-        "personal": personal_digest,
-        "detail": detail,
-        "prev": prev_hash,
-    }
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True)

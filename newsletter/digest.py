@@ -17,9 +17,9 @@ from flask import current_app
 from sqlalchemy import Integer, func, insert, literal, select, update
 
 from . import clock, suppression
+from .addresses import normalise_email
 from .delivery import compose, queue
 from .extensions import db
-from .forms import normalise_email
 from .models import (
     Article,
     Delivery,

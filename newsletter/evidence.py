@@ -1,7 +1,14 @@
-"""Checking the consent evidence (``flask verify-evidence``): is every event as recorded?
+"""The consent evidence's hash chain: how each event is sealed, and checking that every event
+is as recorded (``flask verify-evidence``).
 
-For every subscriber the events are read oldest first and checked against the hash chain
-that :mod:`newsletter.consent` wrote: each event's stored hash against its content, its
+:func:`seal` gives a new event (written only by :func:`newsletter.consent.record` and the
+importer) its ``personal_digest`` (a salted hash of IP address and user agent, so erasure can
+remove them and the chain still verifies) and its ``hash`` over its whole content and the
+previous event's hash (:func:`chain_hash`); consent wordings are kept under their SHA-256
+(:func:`text_sha256`).
+
+For every subscriber the events are read oldest first and checked against that chain: each
+event's stored hash against its content, its
 ``prev_hash`` against the event before it ("" for the first), its ``personal_digest``
 against the IP address and user agent present, and the last event against
 ``Subscriber.evidence_head``; and every consent wording against its SHA-256. So a changed
@@ -17,16 +24,72 @@ stays flat with any number of subscribers.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import groupby
 from typing import Any
 
 from sqlalchemy import select
 
-from . import consent
 from .extensions import db
 from .models import ConsentEvent, ConsentEventType, ConsentText, Subscriber, SubscriberStatus
+from .models.consent import STATUS_AFTER
+
+
+def seal(event: ConsentEvent) -> None:
+    """Set a new event's ``personal_digest`` and ``hash``; its ``prev_hash`` (the subscriber's
+    evidence head, "" for the first event) must be set already."""
+    event.personal_digest = personal_digest(event)
+    event.hash = content_hash(event)
+
+
+def text_sha256(text: str) -> str:
+    """The SHA-256 a consent wording is kept and named under."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def personal_digest(event: ConsentEvent) -> str:
+    return personal_digest_of(event.personal_salt, event.ip, event.user_agent)
+
+
+def personal_digest_of(salt: str | None, ip: str | None, user_agent: str | None) -> str:
+    """How the personal columns enter the hash chain: a salted hash of them."""
+    return hashlib.sha256(json.dumps([salt, ip, user_agent]).encode()).hexdigest()
+
+
+def content_hash(event: ConsentEvent) -> str:
+    """The hash that chains ``event`` to its predecessor; covers every column but the id."""
+    return chain_hash(
+        subscriber_id=event.subscriber_id,
+        type=event.type,
+        at=event.at,
+        channel=event.channel,
+        consent_text_sha256=event.consent_text.sha256 if event.consent_text else None,
+        personal_digest=event.personal_digest,
+        detail=event.detail,
+        prev_hash=event.prev_hash,
+    )
+
+
+def chain_hash(
+    *, subscriber_id: int, type: str, at: datetime, channel: str, consent_text_sha256: str | None,
+    personal_digest: str, detail: dict[str, Any] | None, prev_hash: str,
+) -> str:
+    """The chained hash of one event's content (:func:`content_hash`, column by column)."""
+    content = {
+        "subscriber_id": subscriber_id,
+        "type": str(type),
+        "at": at.isoformat(),
+        "channel": str(channel),
+        "consent_text": consent_text_sha256,
+        "personal": personal_digest,
+        "detail": detail,
+        "prev": prev_hash,
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
 
 BATCH_SIZE = 1000
 
@@ -111,7 +174,7 @@ def verify_texts() -> Iterator[Problem]:
     for text_id, sha256, text in db.session.execute(
         select(ConsentText.id, ConsentText.sha256, ConsentText.text).order_by(ConsentText.id)
     ):
-        if hashlib.sha256(text.encode()).hexdigest() != sha256:
+        if text_sha256(text) != sha256:
             message = "wording changed: it no longer matches its SHA-256"
             yield Problem(None, None, message, consent_text_id=text_id)
 
@@ -170,7 +233,7 @@ def _status_problems(subscriber: Any, events: Sequence[Any]) -> Iterator[Problem
     status = SubscriberStatus(subscriber.status)
     expected = SubscriberStatus.PENDING
     for event in events:
-        expected = consent.STATUS_AFTER.get(ConsentEventType(event.type), expected)
+        expected = STATUS_AFTER.get(ConsentEventType(event.type), expected)
     # Bounces suspend without a consent event (newsletter.delivery.bounces): not a change of consent.
     bounced = status is SubscriberStatus.SUSPENDED and expected is SubscriberStatus.CONFIRMED
     if status is not expected and not bounced:
@@ -181,7 +244,7 @@ def _status_problems(subscriber: Any, events: Sequence[Any]) -> Iterator[Problem
 
 
 def _recomputed(event: Any) -> str:
-    return consent.chain_hash(
+    return chain_hash(
         subscriber_id=event.subscriber_id,
         type=event.type,
         at=event.at,
@@ -206,7 +269,7 @@ def _personal_problem(subscriber: Any, event: Any) -> str | None:
         if SubscriberStatus(subscriber.status) is not SubscriberStatus.ERASED:
             return "IP address and user agent were removed, but the subscriber was not erased"
         return None
-    recorded = consent.personal_digest_of(event.personal_salt, event.ip, event.user_agent)
+    recorded = personal_digest_of(event.personal_salt, event.ip, event.user_agent)
     if recorded != event.personal_digest:
         return "IP address or user agent changed"
     return None

@@ -22,8 +22,8 @@ from flask import current_app
 from sqlalchemy import select
 
 from . import clock, consent, subscribers, suppression
+from .addresses import normalise_email
 from .extensions import db
-from .forms import normalise_email
 from .models import ConsentChannel, Subscriber
 
 COLUMNS = ("email", "consented_at", "confirmed_at", "ip", "source")

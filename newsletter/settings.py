@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask
 
+from .crontab import cron_trigger
 from .paths import DEFAULT_CONFIG
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
@@ -125,8 +126,6 @@ def _validate_relay(config) -> None:
 
 
 def _validate_schedule(line: str, timezone: str) -> None:
-    from .scheduler import cron_trigger  # here: the scheduler needs the whole app's modules
-
     try:
         cron_trigger(line, timezone)
     except ValueError as exc:

@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from newsletter import consent, subscribers
+from newsletter import consent, evidence, subscribers
 from newsletter.delivery import sender
 from newsletter.extensions import db
 from newsletter.models import ConsentEvent, ConsentText
@@ -117,10 +117,10 @@ def test_events_are_hash_chained(app, client, outbox):
         for previous, event in zip(events, events[1:], strict=False):
             assert event.prev_hash == previous.hash
         for event in events:
-            assert event.hash == consent.content_hash(event)
-            assert event.personal_digest == consent.personal_digest(event)
+            assert event.hash == evidence.content_hash(event)
+            assert event.personal_digest == evidence.personal_digest(event)
         events[1].ip = "198.51.100.1"  # tampering with a recorded fact shows
-        assert consent.personal_digest(events[1]) != events[1].personal_digest
+        assert evidence.personal_digest(events[1]) != events[1].personal_digest
         db.session.rollback()
 
 
@@ -161,4 +161,4 @@ def test_scrubbing_personal_columns_keeps_the_chain_verifiable(app, client, outb
         db.session.commit()
         events = consent.history(subscribers.find_by_email("ann@example.org"))
         assert all(e.ip is None and e.user_agent is None and e.personal_salt is None for e in events)
-        assert [consent.content_hash(e) for e in events] == hashes
+        assert [evidence.content_hash(e) for e in events] == hashes

@@ -13,7 +13,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func, select
 
 from newsletter import clock as clocks
-from newsletter import create_app, scheduler
+from newsletter import create_app, crontab, scheduler
 from newsletter.extensions import db
 from newsletter.models import Article, Delivery, DeliveryStatus, Digest, DigestTrigger, JobRun
 from tests.support.factories import add_article, add_subscriber
@@ -50,7 +50,7 @@ def utc(*parts: int) -> datetime:
     ],
 )
 def test_latest_due_time_follows_cron_in_the_configured_zone(line, zone, now, due):
-    assert scheduler.latest_due(scheduler.cron_trigger(line, zone), now) == due
+    assert crontab.latest_due(crontab.cron_trigger(line, zone), now) == due
 
 
 @pytest.fixture

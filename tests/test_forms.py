@@ -8,7 +8,7 @@ import string
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
-from newsletter.forms import _is_plain, normalise_email
+from newsletter.addresses import _is_plain, normalise_email
 
 HANDPICKED = [
     "ann@example.org", "Ann.Example@Example.ORG", " bob@example.org ", "a.b-c+d@sub.example.co.uk",

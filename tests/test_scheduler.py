@@ -13,7 +13,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
-from newsletter import create_app, scheduler
+from newsletter import create_app, crontab, scheduler
 from newsletter.clock import Clock
 from newsletter.extensions import db
 from newsletter.models import Delivery, DeliveryStatus, JobRun
@@ -91,12 +91,12 @@ def test_run_once_claims_each_due_time_once(app):
     ],
 )
 def test_crontab_weekdays_count_from_sunday(line, expected_weekdays):
-    trigger = scheduler.cron_trigger(line, "Europe/Berlin")
+    trigger = crontab.cron_trigger(line, "Europe/Berlin")
     assert str(trigger.fields[4]) == expected_weekdays
 
 
 def test_crontab_sunday_fires_on_sunday_in_the_configured_zone():
-    trigger = scheduler.cron_trigger("0 7 * * 0", "Europe/Berlin")
+    trigger = crontab.cron_trigger("0 7 * * 0", "Europe/Berlin")
     # 2026-03-02 is a Monday; the next Sunday 07:00 in Berlin is 2026-03-08 06:00 UTC.
     fire = trigger.get_next_fire_time(None, datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
     assert fire.weekday() == 6 and fire.hour == 7
@@ -106,7 +106,7 @@ def test_crontab_sunday_fires_on_sunday_in_the_configured_zone():
 @pytest.mark.parametrize("line", ["0 7 * *", "0 7 * * 8", "0 7 * * 3-1"])
 def test_bad_crontab_lines_are_refused(line):
     with pytest.raises(ValueError):
-        scheduler.cron_trigger(line, "Europe/Berlin")
+        crontab.cron_trigger(line, "Europe/Berlin")
 
 
 def test_worker_process_sends_queued_mail_and_stops_cleanly_on_sigterm(smtp_config, app, visitor, smtp_server, clock):

@@ -17,7 +17,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from .. import admins, articles
-from ..forms import MAX_EMAIL_LENGTH, normalise_email
+from ..addresses import MAX_EMAIL_LENGTH, normalise_email
 from ..models import SubscriberStatus
 from .formatting import label
 

@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import case, func, select
 
 from .. import clock
+from ..crontab import cron_trigger
 from ..extensions import db
 from ..models import (
     ConsentEvent,
@@ -25,7 +26,6 @@ from ..models import (
     Subscriber,
     SubscriberStatus,
 )
-from ..scheduler import cron_trigger
 
 #: Consent events that count as a sign-up in the chart: a completed double opt-in or an import.
 SIGN_UP_EVENTS = (ConsentEventType.CONFIRMED, ConsentEventType.IMPORTED)

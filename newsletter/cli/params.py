@@ -6,7 +6,7 @@ from datetime import datetime
 
 import click
 
-from ..forms import normalise_email
+from ..addresses import normalise_email
 
 
 def email_argument(_ctx, _param, value: str) -> str:

@@ -25,10 +25,11 @@ from email.utils import format_datetime, formataddr, parseaddr
 from functools import cached_property, lru_cache
 
 import css_inline
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template
 from flask_babel import force_locale
 from markupsafe import escape
+
+from .. import addresses
 
 _inliner = css_inline.CSSInliner(keep_style_tags=True)
 
@@ -209,26 +210,12 @@ def make_msgid(domain: str) -> str:
     return f"<{uuid.uuid4().hex}@{domain}>"
 
 
-def wire_address(address: str) -> str:
-    """``address`` as it goes into the envelope and the To header: a domain beyond ASCII in
-    its IDNA form (``anna@bücher.de`` → ``anna@xn--bcher-kva.de``).
-
-    :raises ValueError: the mailbox name is beyond ASCII (sign-up and import refuse those).
-    """
-    if address.isascii():
-        return address
-    try:
-        return validate_email(address, check_deliverability=False, allow_smtputf8=False).ascii_email
-    except EmailNotValidError as exc:
-        raise ValueError(f"cannot send to {address!r}: {exc}") from exc
-
-
 def build_message(content: Content, to: str, *, date: datetime, message_id: str | None = None) -> RawMail:
     """The wire form of ``content`` for the address ``to``.
 
     :raises ValueError: a header value contains a line break, or a line would be too long.
     """
-    to = wire_address(to)
+    to = addresses.wire_address(to)
     from_header, address = _sender(current_app.config["MAIL_DEFAULT_SENDER"])
     message_id = message_id or make_msgid(address.rpartition("@")[2] or "localhost")
     headers = {

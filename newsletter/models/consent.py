@@ -8,6 +8,7 @@ from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from .subscriber import SubscriberStatus
 from .types import UTCDateTime, str_enum
 
 
@@ -17,6 +18,15 @@ class ConsentEventType(enum.StrEnum):
     WITHDRAWN = "withdrawn"
     ERASED = "erased"
     IMPORTED = "imported"
+
+
+#: The status each kind of event leaves the subscriber in; ``requested`` changes none.
+STATUS_AFTER = {
+    ConsentEventType.CONFIRMED: SubscriberStatus.CONFIRMED,
+    ConsentEventType.IMPORTED: SubscriberStatus.CONFIRMED,
+    ConsentEventType.WITHDRAWN: SubscriberStatus.WITHDRAWN,
+    ConsentEventType.ERASED: SubscriberStatus.ERASED,
+}
 
 
 class ConsentChannel(enum.StrEnum):
