@@ -11,11 +11,12 @@ package's ``__init__`` may gather its submodules).
 from __future__ import annotations
 
 import ast
+import importlib
+import re
 from pathlib import Path
 
-import newsletter
-
-PACKAGE_ROOT = Path(newsletter.__file__).parent
+CHECKOUT = Path(__file__).resolve().parents[1]
+PACKAGE_ROOT = CHECKOUT / "newsletter"
 
 
 def module_files(root: Path = PACKAGE_ROOT) -> dict[str, Path]:
@@ -104,3 +105,32 @@ def test_the_check_sees_cycles_hidden_in_functions(tmp_path):
     (package / "delivery" / "sender.py").write_text("import json\n")
     graph = {name: imports_of(name, path, modules) for name, path in modules.items()}
     assert find_cycle(graph) is None
+
+
+def rule_map() -> list[tuple[str, list[str]]]:
+    """CONTRIBUTING.md's "Where each rule lives": (rule, [`module:name`, …]) per row."""
+    text = (CHECKOUT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    section = text.split("## Where each rule lives", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0] not in ("rule", "---"):
+            rows.append((cells[0], re.findall(r"`([\w.]+:[\w.]+)`", cells[1])))
+    return rows
+
+
+def test_every_place_in_the_rule_map_exists():
+    """The map in CONTRIBUTING.md stays true: each rule names functions that exist."""
+    rows = rule_map()
+    assert len(rows) >= 25
+    missing = []
+    for rule, places in rows:
+        assert places, f"no place named for: {rule}"
+        for place in places:
+            module_name, _, attribute = place.partition(":")
+            target = importlib.import_module(f"newsletter.{module_name}")
+            for part in attribute.split("."):
+                target = getattr(target, part, None)
+            if target is None:
+                missing.append(place)
+    assert not missing, f"CONTRIBUTING.md names what does not exist: {missing}"
