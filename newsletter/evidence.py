@@ -59,14 +59,16 @@ def personal_digest_of(salt: str | None, ip: str | None, user_agent: str | None)
     return hashlib.sha256(json.dumps([salt, ip, user_agent]).encode()).hexdigest()
 
 
-def content_hash(event: ConsentEvent) -> str:
-    """The hash that chains ``event`` to its predecessor; covers every column but the id."""
+def content_hash(event: Any) -> str:
+    """The hash that chains ``event`` to its predecessor; covers every column but the id.
+
+    ``event`` is a :class:`ConsentEvent` or a row read for checking (with ``consent_text_sha256``)."""
     return chain_hash(
         subscriber_id=event.subscriber_id,
         type=event.type,
         at=event.at,
         channel=event.channel,
-        consent_text_sha256=event.consent_text.sha256 if event.consent_text else None,
+        consent_text_sha256=_text_sha256(event),
         personal_digest=event.personal_digest,
         detail=event.detail,
         prev_hash=event.prev_hash,
@@ -211,7 +213,7 @@ def check_chain(subscriber: Any, events: Sequence[Any]) -> Iterator[Problem]:
     sid = subscriber.id
     previous: Any = None
     for event in events:
-        if event.hash != _recomputed(event):
+        if event.hash != content_hash(event):
             yield Problem(sid, event.id, CHANGED)
         if previous is None and event.prev_hash != "":
             yield Problem(sid, event.id, REMOVED_BEFORE)
@@ -241,19 +243,6 @@ def _status_problems(subscriber: Any, events: Sequence[Any]) -> Iterator[Problem
         yield Problem(subscriber.id, None, f"{message} (expected {expected.value})")
     if status is SubscriberStatus.ERASED and subscriber.email is not None:
         yield Problem(subscriber.id, None, "erased, but the address is still stored")
-
-
-def _recomputed(event: Any) -> str:
-    return chain_hash(
-        subscriber_id=event.subscriber_id,
-        type=event.type,
-        at=event.at,
-        channel=event.channel,
-        consent_text_sha256=_text_sha256(event),
-        personal_digest=event.personal_digest,
-        detail=event.detail,
-        prev_hash=event.prev_hash,
-    )
 
 
 def _text_sha256(event: Any) -> str | None:
