@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import re
 from pathlib import Path
 
@@ -134,3 +135,14 @@ def test_every_place_in_the_rule_map_exists():
             if target is None:
                 missing.append(place)
     assert not missing, f"CONTRIBUTING.md names what does not exist: {missing}"
+
+
+def test_every_transport_implements_the_connection_protocol():
+    """A sender uses any transport alike: each has the protocol's methods with its signatures."""
+    from newsletter.delivery.transports import base, files, memory, smtp
+
+    for transport in (smtp.SMTPConnection, files.FileConnection, memory.MemoryConnection):
+        for method in ("send", "close"):
+            implemented, declared = getattr(transport, method), getattr(base.Connection, method)
+            assert inspect.iscoroutinefunction(implemented), f"{transport.__name__}.{method} is not async"
+            assert inspect.signature(implemented) == inspect.signature(declared), f"{transport.__name__}.{method}"
