@@ -12,13 +12,16 @@ WHEN = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
 def rendering() -> compose.Content:
-    """A rendering with markers near its end, as a digest has (long enough to share a start)."""
+    """A rendering with slots near its end, as a digest has (long enough to share a start)."""
     body = "".join(f"Absatz {n}: Grüße aus Köln, ein Satz über Preise & Versand.\n" for n in range(40))
+    slots = compose.Slots()
+    email, unsubscribe_url = slots.marker("email"), slots.marker("unsubscribe_url")
     return compose.Content(
         subject="Neuigkeiten",
-        text=body + "Sie erhalten dies als @@nl-email@@.\nAbmelden: @@nl-unsubscribe_url@@\n",
-        html=f"<p>{body}</p><p>An @@nl-email@@</p><a href=\"@@nl-unsubscribe_url@@\">Abmelden</a>",
-        headers={"List-Unsubscribe": "<@@nl-unsubscribe_url@@>"},
+        text=body + f"Sie erhalten dies als {email}.\nAbmelden: {unsubscribe_url}\n",
+        html=f"<p>{body}</p><p>An {email}</p><a href=\"{unsubscribe_url}\">Abmelden</a>",
+        headers={"List-Unsubscribe": f"<{unsubscribe_url}>"},
+        slots=slots,
     )
 
 
@@ -53,7 +56,9 @@ def test_the_shared_start_changes_no_byte_of_the_parts(app):
 
 
 def test_a_filled_line_longer_than_the_text_width_is_wrapped_again(app):
-    prepared = compose.Content(subject="s", text="Sie erhalten dies als @@nl-email@@ weil Sie es wollten.\n", html="x")
+    slots = compose.Slots()
+    text = f"Sie erhalten dies als {slots.marker('email')} weil Sie es wollten.\n"
+    prepared = compose.Content(subject="s", text=text, html="x", slots=slots)
     long_address = "a.really.quite.remarkably.long.address.of.someone@example.org"
     text = prepared.filled({"email": long_address}).text
     assert all(len(line) <= compose.TEXT_WIDTH for line in text.splitlines())

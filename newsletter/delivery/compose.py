@@ -5,8 +5,8 @@ and carries From, To, Date, Message-ID and Subject (SPEC §6). Templates live in
 ``templates/email/<name>.subject.txt``, ``<name>.txt`` and ``<name>.html``.
 
 A digest goes to many readers and differs between them only in a few values (their address,
-their links). It is rendered once with :func:`placeholder` markers in place of those values;
-:meth:`Content.filled` puts each reader's values in, and :func:`build_message` writes the
+their links). It is rendered once with the markers of its :class:`Slots` in place of those
+values; :meth:`Content.filled` puts each reader's values in, and :func:`build_message` writes the
 message bytes directly (headers verbatim, parts in base64) rather than through
 ``email.message``, which costs far more per message than the rest of the send.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import binascii
 import re
+import secrets
 import textwrap
 import uuid
 from collections.abc import Mapping
@@ -39,19 +40,37 @@ _MAX_LINE = 998
 TEXT_WIDTH = 72
 
 
-def placeholder(name: str) -> str:
-    """A marker that survives HTML escaping and CSS inlining, replaced per recipient."""
-    return f"@@nl-{name}@@"
+class Slots:
+    """The per-recipient slots of one rendering: markers that survive HTML escaping and CSS
+    inlining, and carry a random key of this rendering only.
+
+    Text from outside (an article's title, summary or URL) goes into the same rendering, so
+    a marker must be impossible to write there: whatever it holds, even a marker of another
+    rendering, stays plain text, and a reader's values go only where the template put one
+    of these. The key never leaves the process (every slot is filled before a mail goes out).
+    """
+
+    __slots__ = ("_key", "pattern")
+
+    def __init__(self) -> None:
+        self._key = secrets.token_hex(16)
+        #: Finds this rendering's markers; group 1 is the slot's name.
+        self.pattern = re.compile(rf"@@nl-{self._key}-([a-z_]+)@@")
+
+    def marker(self, name: str) -> str:
+        """Where the template puts the value ``name`` (``[a-z_]+``)."""
+        return f"@@nl-{self._key}-{name}@@"
 
 
 @dataclass(frozen=True)
 class Content:
-    """A rendered mail, possibly with :func:`placeholder` markers still in it."""
+    """A rendered mail; with ``slots``, the markers of those slots still in it."""
 
     subject: str
     text: str
     html: str
     headers: dict[str, str] = field(default_factory=dict)
+    slots: Slots | None = field(default=None, compare=False, repr=False)
     #: The encoded start of the text and HTML parts where it is the same in every mail filled
     #: from one rendering (set by :meth:`filled`); :func:`build_message` encodes only the rest.
     shared_starts: tuple[_SharedStart | None, _SharedStart | None] = field(
@@ -59,9 +78,10 @@ class Content:
     )
 
     def filled(self, values: Mapping[str, str], html_values: Mapping[str, str] | None = None) -> Content:
-        """This content with every marker replaced: plain in the text, escaped in the HTML.
+        """This content with every slot filled: plain in the text, escaped in the HTML.
 
         :param html_values: values that differ in the HTML part (already escaped there).
+        :raises KeyError: a slot has no value (it would leak the rendering's marker).
         """
         shown = {name: str(escape(value)) for name, value in values.items()}
         shown.update(html_values or {})
@@ -83,23 +103,25 @@ class _Template:
     """A rendering split at its markers once, for the many readers it is filled for."""
 
     def __init__(self, content: Content) -> None:
-        self.text = _FillableText(content.text)
-        self.html = _Fillable(content.html)
-        self.headers = {key: _Fillable(value) for key, value in content.headers.items()}
+        marker = content.slots.pattern if content.slots is not None else _NO_MARKER
+        self.text = _FillableText(content.text, marker)
+        self.html = _Fillable(content.html, marker)
+        self.headers = {key: _Fillable(value, marker) for key, value in content.headers.items()}
         self.shared_starts = (_SharedStart.of(self.text.start), _SharedStart.of(self.html.start))
 
 
-_MARKER = re.compile(r"@@nl-([a-z_]+)@@")
+#: Matches nothing: a content without slots is the same for every reader.
+_NO_MARKER = re.compile(r"(?!)")
 
 
 class _Fillable:
-    """A string split at its :func:`placeholder` markers; :meth:`fill` joins it with values."""
+    """A string split at the markers of its :class:`Slots`; :meth:`fill` joins it with values."""
 
     __slots__ = ("_parts",)
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, marker: re.Pattern) -> None:
         #: literal, name, literal, name, …, literal
-        self._parts = _MARKER.split(source)
+        self._parts = marker.split(source)
 
     @property
     def start(self) -> str:
@@ -112,8 +134,7 @@ class _Fillable:
             return parts[0]
         filled = parts.copy()
         for index in range(1, len(parts), 2):
-            name = parts[index]
-            filled[index] = values[name] if name in values else placeholder(name)
+            filled[index] = values[parts[index]]
         return "".join(filled)
 
 
@@ -123,21 +144,21 @@ class _FillableText:
 
     __slots__ = ("_chunks", "start")
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, marker: re.Pattern) -> None:
         #: runs of lines without markers (one string each), and single lines with markers
         self._chunks: list[str | _Fillable] = []
         plain: list[str] = []
         for line in source.split("\n"):
-            if _MARKER.search(line):
+            if marker.search(line):
                 if plain:
                     self._chunks.append("\n".join(plain))
                     plain = []
-                self._chunks.append(_Fillable(line))
+                self._chunks.append(_Fillable(line, marker))
             else:
                 plain.append(line)
         if plain:
             self._chunks.append("\n".join(plain))
-        match = _MARKER.search(source)
+        match = marker.search(source)
         self.start = source[: match.start()] if match else source
 
     def fill(self, values: Mapping[str, str]) -> str:
@@ -169,14 +190,17 @@ class RawMail:
     data: bytes
 
 
-def render(name: str, locale: str, **context) -> Content:
-    """Render the ``email/<name>`` triplet in ``locale``."""
+def render(name: str, locale: str, *, slots: Slots | None = None, **context) -> Content:
+    """Render the ``email/<name>`` triplet in ``locale``; ``slots``: the per-recipient slots
+    whose markers ``context`` holds (fill them with :meth:`Content.filled`)."""
     _add_site(context)
     with force_locale(locale):
         subject = render_template(f"email/{name}.subject.txt", **context)
         text = render_template(f"email/{name}.txt", **context)
         html = render_template(f"email/{name}.html", locale=locale, **context)
-    return Content(subject=" ".join(subject.split()), text=_rewrap(text.strip() + "\n"), html=_inliner.inline(html))
+    return Content(
+        subject=" ".join(subject.split()), text=_rewrap(text.strip() + "\n"), html=_inliner.inline(html), slots=slots
+    )
 
 
 def render_subject(name: str, locale: str, **context) -> str:

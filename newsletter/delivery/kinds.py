@@ -109,22 +109,24 @@ def unsubscribe_headers(unsubscribe_url: str) -> dict[str, str]:
 
 
 #: Values that differ between a digest's readers; the digest is rendered once per language
-#: with :func:`compose.placeholder` markers in their place.
+#: with the markers of its :class:`compose.Slots` in their place.
 _PERSONAL = ("email", "confirmed_on", "unsubscribe_url", "preferences_url")
 
 
 def digest_content(items: list[DigestItem], locale: str, issued_at: datetime, *, confirmed: bool) -> compose.Content:
-    """The digest in ``locale`` with placeholders for the reader's values (fill with
+    """The digest in ``locale`` with slots for the reader's values (fill with
     :func:`personal_values`). ``confirmed``: whether the reader's confirmation date is known."""
+    slots = compose.Slots()
     content = compose.render(
         "digest",
         locale,
+        slots=slots,
         issued_at=issued_at,
         articles=items,
         test=False,
-        **{name: compose.placeholder(name) for name in _PERSONAL if confirmed or name != "confirmed_on"},
+        **{name: slots.marker(name) for name in _PERSONAL if confirmed or name != "confirmed_on"},
     )
-    unsubscribe_url = compose.placeholder("unsubscribe_url")
+    unsubscribe_url = slots.marker("unsubscribe_url")
     content.headers.update({**unsubscribe_headers(unsubscribe_url), "List-Id": list_id()})
     return content
 
