@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from urllib.parse import quote
 
 import pytest
@@ -14,6 +13,7 @@ from newsletter.extensions import db
 from newsletter.models import Delivery, DeliveryStatus, Digest, SubscriberStatus
 from tests.support.admin import ADMIN_EMAIL, ADMIN_PASSWORD, create_admin, csrf_token, post, sign_in
 from tests.support.factories import add_article, add_subscriber
+from tests.support.limits import limit, windows_pass
 
 
 def _admin_rules(app) -> list[Rule]:
@@ -213,12 +213,7 @@ def test_admin_pages_are_not_cached_or_framed(app, admin_client):
 
 @pytest.fixture
 def throttled(config):
-    config.update(
-        RATELIMIT_ENABLED=True,
-        RATELIMIT_ADMIN_LOGIN_IP="6 per 2 seconds",
-        RATELIMIT_ADMIN_LOGIN_EMAIL="3 per 2 seconds",
-    )
-    return config
+    return limit(config, ADMIN_LOGIN_IP=6, ADMIN_LOGIN_EMAIL=3)
 
 
 def _attempt(client, email: str, password: str, ip: str = "192.0.2.1") -> int:
@@ -235,7 +230,7 @@ def test_repeated_wrong_passwords_get_429_until_the_window_has_passed(throttled,
     # While throttled even the right password is refused...
     assert _attempt(client, ADMIN_EMAIL, ADMIN_PASSWORD) == 429
     # ...and once the window has passed, it works again.
-    time.sleep(2.2)
+    windows_pass()
     assert _attempt(client, ADMIN_EMAIL, ADMIN_PASSWORD) == 302
 
 

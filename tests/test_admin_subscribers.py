@@ -10,7 +10,7 @@ from sqlalchemy import event, text
 
 from newsletter import consent, subscribers
 from newsletter.admin import subscriber_search
-from newsletter.delivery import queue, sender
+from newsletter.delivery import queue
 from newsletter.extensions import db
 from newsletter.models import (
     ConsentChannel,
@@ -19,9 +19,9 @@ from newsletter.models import (
     DeliveryStatus,
     SubscriberStatus,
 )
-from tests.conftest import confirm_link
 from tests.support.admin import post
 from tests.support.factories import add_subscriber
+from tests.support.flows import sign_up_and_confirm
 
 
 def _addresses(response) -> list[str]:
@@ -156,19 +156,10 @@ def test_the_successor_bound_covers_exactly_the_prefix():
     assert "anna.b@example.org" < successor("anna") <= "annb@example.org"
 
 
-def _signed_up_and_confirmed(app, visitor, outbox_messages, email: str) -> int:
-    visitor.sign_up(email)
-    with app.app_context():
-        sender.drain()
-    visitor.confirm(confirm_link(outbox_messages[-1]))
-    with app.app_context():
-        return subscribers.find_by_email(email).id
-
-
 def test_a_subscriber_page_shows_every_consent_event_with_its_evidence(
     app, admin_client, visitor, outbox, clock
 ):
-    subscriber_id = _signed_up_and_confirmed(app, visitor, outbox, "anna@example.org")
+    subscriber_id = sign_up_and_confirm(app, visitor, outbox, "anna@example.org")
     page = admin_client.get(f"/admin/subscribers/{subscriber_id}", headers={"Accept-Language": "en"})
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -205,7 +196,7 @@ def test_the_mails_list_shows_failures_with_the_reply(app, admin_client):
 
 
 def test_evidence_downloads_as_the_json_of_spec_7(app, admin_client, visitor, outbox):
-    subscriber_id = _signed_up_and_confirmed(app, visitor, outbox, "anna@example.org")
+    subscriber_id = sign_up_and_confirm(app, visitor, outbox, "anna@example.org")
     response = admin_client.get(f"/admin/subscribers/{subscriber_id}/evidence.json")
     assert response.status_code == 200
     assert response.mimetype == "application/json"
@@ -219,7 +210,7 @@ def test_evidence_downloads_as_the_json_of_spec_7(app, admin_client, visitor, ou
 
 
 def test_withdrawal_on_behalf_asks_first_then_records_channel_admin(app, admin_client, visitor, outbox):
-    subscriber_id = _signed_up_and_confirmed(app, visitor, outbox, "anna@example.org")
+    subscriber_id = sign_up_and_confirm(app, visitor, outbox, "anna@example.org")
     with app.app_context():  # a mail still waiting for the address is cancelled with the withdrawal
         waiting = outbox_module_enqueue(subscriber_id)
 
@@ -287,16 +278,7 @@ def test_every_state_shown_in_the_admin_area_has_a_label():
 
 
 def test_printable_evidence_page_shows_every_event_and_the_doi_mail(app, admin_client, visitor, outbox):
-    from newsletter import subscribers as subscriber_service
-    from newsletter.delivery import sender
-    from tests.conftest import confirm_link
-
-    visitor.sign_up("print@example.org")
-    with app.app_context():
-        sender.drain()
-    visitor.confirm(confirm_link(outbox[-1]))
-    with app.app_context():
-        subscriber_id = subscriber_service.find_by_email("print@example.org").id
+    subscriber_id = sign_up_and_confirm(app, visitor, outbox, "print@example.org")
     detail = admin_client.get(f"/admin/subscribers/{subscriber_id}").get_data(as_text=True)
     assert f"/admin/subscribers/{subscriber_id}/evidence" in detail
     page = admin_client.get(f"/admin/subscribers/{subscriber_id}/evidence")

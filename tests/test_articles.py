@@ -11,7 +11,7 @@ from newsletter import articles
 from newsletter.articles import ArticleError, Outcome
 from newsletter.extensions import db
 from newsletter.models import Article, ArticleSource, Digest, DigestTrigger
-from tests.conftest import START
+from tests.support.clocks import START
 
 URL = "https://example.org/posts/1"
 

@@ -9,12 +9,12 @@ import pytest
 from newsletter import subscribers
 from newsletter.delivery import sender
 from newsletter.models import SubscriberStatus
-from tests.conftest import confirm_link
 from tests.support.browser import (
     DESKTOP_VIEWPORT,
     PHONE_VIEWPORT,
     SCREENSHOTS,
 )
+from tests.support.visitor import confirm_link
 
 pytestmark = pytest.mark.browser
 

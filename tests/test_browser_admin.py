@@ -17,13 +17,13 @@ from newsletter import consent, subscribers
 from newsletter.delivery import sender
 from newsletter.extensions import db
 from newsletter.models import ConsentChannel, Digest
-from tests.conftest import START
 from tests.support.admin import ADMIN_EMAIL, ADMIN_PASSWORD, create_admin
 from tests.support.browser import (
     DESKTOP_VIEWPORT,
     PHONE_VIEWPORT,
     SCREENSHOTS,
 )
+from tests.support.clocks import START
 from tests.support.factories import add_article
 
 pytestmark = pytest.mark.browser

@@ -5,17 +5,15 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from newsletter import subscribers, tokens
-from newsletter.delivery import sender
 from newsletter.extensions import db
 from newsletter.models import ConsentEvent, SubscriberStatus
-from tests.conftest import confirm_link, hidden_fields
+from tests.support.flows import sign_up
+from tests.support.visitor import hidden_fields
 
 
-def signed_up(app, visitor, outbox_messages, email="ann@example.org") -> str:
-    visitor.sign_up(email)
-    with app.app_context():
-        sender.drain()
-    return confirm_link(outbox_messages[-1])
+def signed_up(app, visitor, outbox_messages) -> str:
+    """Ann has asked to subscribe; the link from her confirmation mail."""
+    return sign_up(app, visitor, outbox_messages, "ann@example.org")
 
 
 def status_of(app, email="ann@example.org"):

@@ -9,18 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from newsletter import consent, evidence, subscribers
-from newsletter.delivery import sender
 from newsletter.extensions import db
 from newsletter.models import ConsentEvent, ConsentText
-from tests.conftest import Visitor, confirm_link
-
-
-def sign_up_and_confirm(app, client, outbox_messages, email="ann@example.org", language="de"):
-    visitor = Visitor(client, language)
-    visitor.sign_up(email)
-    with app.app_context():
-        sender.drain()
-    visitor.confirm(confirm_link(outbox_messages[-1]))
+from tests.support.flows import sign_up_and_confirm
+from tests.support.visitor import Visitor, hidden_fields
 
 
 def test_every_wording_is_kept_as_a_version_with_its_sha256(app, client):
@@ -35,13 +27,13 @@ def test_every_wording_is_kept_as_a_version_with_its_sha256(app, client):
 
 
 def test_changing_the_statement_makes_a_new_version_and_old_events_keep_theirs(app, client, outbox):
-    sign_up_and_confirm(app, client, outbox, "first@example.org")
+    sign_up_and_confirm(app, Visitor(client), outbox, "first@example.org")
     app.config["CONSENT_TEXT"] = {
         "de": "Mit „{button}“ abonniere ich den Newsletter von {site_name}. Widerruf jederzeit."
     }
     page = client.get("/").get_data(as_text=True)
     assert "Mit „Abschicken“ abonniere ich den Newsletter von Beispiel Verlag." in page
-    sign_up_and_confirm(app, client, outbox, "second@example.org")
+    sign_up_and_confirm(app, Visitor(client), outbox, "second@example.org")
     with app.app_context():
         first = consent.evidence(subscribers.find_by_email("first@example.org"))
         second = consent.evidence(subscribers.find_by_email("second@example.org"))
@@ -51,8 +43,8 @@ def test_changing_the_statement_makes_a_new_version_and_old_events_keep_theirs(a
     assert first["events"][0]["consent_text"]["sha256"] != second["events"][0]["consent_text"]["sha256"]
 
 
-def test_export_has_the_spec_shape(app, client, outbox, runner, clock):
-    sign_up_and_confirm(app, client, outbox)
+def test_export_has_the_spec_shape(app, visitor, outbox, runner, clock):
+    sign_up_and_confirm(app, visitor, outbox, "ann@example.org")
     result = runner.invoke(args=["export-subscriber", "Ann@Example.org"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
@@ -86,7 +78,6 @@ def test_evidence_ip_is_kept_as_configured(app, client, mode, expected):
     app.config["EVIDENCE_IP"] = mode
     visitor = Visitor(client)
     page = client.get("/subscribe", environ_base={"REMOTE_ADDR": "203.0.113.77"})
-    from tests.conftest import hidden_fields
     client.post(
         "/subscribe",
         data={**hidden_fields(page.get_data(as_text=True)), "email": "ann@example.org"},
@@ -105,8 +96,8 @@ def test_truncated_ipv6_keeps_the_48_prefix(app):
         assert consent.evidence_ip("not-an-ip") is None
 
 
-def test_events_are_hash_chained(app, client, outbox):
-    sign_up_and_confirm(app, client, outbox)
+def test_events_are_hash_chained(app, visitor, outbox):
+    sign_up_and_confirm(app, visitor, outbox, "ann@example.org")
     with app.app_context():
         subscriber = subscribers.find_by_email("ann@example.org")
         subscribers.withdraw(subscriber, "link")
@@ -124,8 +115,8 @@ def test_events_are_hash_chained(app, client, outbox):
         db.session.rollback()
 
 
-def test_withdrawal_records_no_ip_or_user_agent(app, client, outbox):
-    sign_up_and_confirm(app, client, outbox)
+def test_withdrawal_records_no_ip_or_user_agent(app, visitor, outbox):
+    sign_up_and_confirm(app, visitor, outbox, "ann@example.org")
     with app.app_context():
         subscriber = subscribers.find_by_email("ann@example.org")
         assert subscribers.withdraw(subscriber, "link") is True
@@ -136,8 +127,8 @@ def test_withdrawal_records_no_ip_or_user_agent(app, client, outbox):
         assert "ip" not in consent.event_as_dict(withdrawn)
 
 
-def test_recorded_events_cannot_be_changed_or_deleted(app, client, outbox):
-    sign_up_and_confirm(app, client, outbox)
+def test_recorded_events_cannot_be_changed_or_deleted(app, visitor, outbox):
+    sign_up_and_confirm(app, visitor, outbox, "ann@example.org")
     with app.app_context():
         event = consent.history(subscribers.find_by_email("ann@example.org"))[0]
         event.channel = "admin"
@@ -151,8 +142,8 @@ def test_recorded_events_cannot_be_changed_or_deleted(app, client, outbox):
         db.session.rollback()
 
 
-def test_scrubbing_personal_columns_keeps_the_chain_verifiable(app, client, outbox):
-    sign_up_and_confirm(app, client, outbox)
+def test_scrubbing_personal_columns_keeps_the_chain_verifiable(app, visitor, outbox):
+    sign_up_and_confirm(app, visitor, outbox, "ann@example.org")
     with app.app_context():
         events = consent.history(subscribers.find_by_email("ann@example.org"))
         hashes = [e.hash for e in events]

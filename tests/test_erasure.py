@@ -9,22 +9,21 @@ import re
 import pytest
 from sqlalchemy import select
 
-from newsletter import digest, subscribers, suppression, tokens
+from newsletter import subscribers, suppression, tokens
 from newsletter.extensions import db
 from newsletter.models import (
     ConsentEvent,
     Delivery,
     DeliveryStatus,
-    DigestTrigger,
     MailKind,
     Subscriber,
     SubscriberStatus,
     Suppression,
 )
-from tests.conftest import Visitor, confirm_link, hidden_fields
 from tests.support.admin import post
 from tests.support.factories import add_article
-from tests.support.flows import drain, link_in, sign_up_and_confirm
+from tests.support.flows import drain, preferences_path, queue_digest, sign_up, sign_up_and_confirm
+from tests.support.visitor import Visitor, hidden_fields, link_in
 
 ADDRESS = "ann@example.org"
 IP = "203.0.113.77"
@@ -45,18 +44,8 @@ def ann_visitor(client) -> Visitor:
     return visitor
 
 
-def publish_digest(app) -> None:
-    with app.app_context():
-        add_article("Neuigkeiten")
-        db.session.commit()
-        digest.build_digest(DigestTrigger.COMMAND)
-        db.session.commit()
-
-
 def erase_through_the_page(app, client, subscriber_id: int):
-    with app.app_context():
-        token = tokens.make_preferences_token(db.session.get(Subscriber, subscriber_id))
-    path = f"/preferences/{token}/erase"
+    path = f"{preferences_path(app, subscriber_id)}/erase"
     return client.post(path, data=hidden_fields(client.get(path).get_data(as_text=True)))
 
 
@@ -74,11 +63,11 @@ def every_value(app) -> list[tuple[str, str, str]]:
 
 def test_erasure_leaves_nothing_but_the_keyed_hash(smtp_config, app, smtp_server, ann_client):
     ann = sign_up_and_confirm(app, ann_visitor(ann_client), smtp_server.messages, ADDRESS)
-    publish_digest(app)
+    queue_digest(app)
     drain(app)  # the first digest reaches her
     # The second one is refused for now, with a reply naming her address, and waits for a retry.
     smtp_server.handler.rcpt_replies[ADDRESS] = f"451 4.2.0 <{ADDRESS}>: mailbox busy"
-    publish_digest(app)
+    queue_digest(app)
     drain(app)
     with app.app_context():
         waiting = db.session.execute(
@@ -121,14 +110,14 @@ def test_erasure_keeps_the_evidence_chain_verifiable(app, runner, visitor, outbo
 def test_no_mail_reaches_an_erased_address_again(smtp_config, app, smtp_server, runner, tmp_path, ann_client):
     ann = sign_up_and_confirm(app, ann_visitor(ann_client), smtp_server.messages, ADDRESS)
     bob = sign_up_and_confirm(app, Visitor(app.test_client()), smtp_server.messages, "bob@example.org")
-    publish_digest(app)  # queued for both, not sent yet
+    queue_digest(app)  # queued for both, not sent yet
     ask = ann_client.get("/preferences")  # a fresh preferences link, queued
     ann_client.post("/preferences", data={**hidden_fields(ask.get_data(as_text=True)), "email": ADDRESS})
     assert erase_through_the_page(app, ann_client, ann).status_code == 200
     before = len(smtp_server.messages)
 
     drain(app)  # the queued digest and the queued preferences link
-    publish_digest(app)  # the next digest's fan-out
+    queue_digest(app)  # the next digest's fan-out
     csv = tmp_path / "list.csv"
     csv.write_text(
         "email,consented_at,confirmed_at,ip,source\n"
@@ -154,9 +143,7 @@ def test_no_mail_reaches_an_erased_address_again(smtp_config, app, smtp_server, 
 
 
 def test_every_old_link_stops_working(app, client, visitor, outbox):
-    visitor.sign_up(ADDRESS)
-    drain(app)
-    pending_link = confirm_link(outbox[-1]).split("news.example.org", 1)[1]
+    pending_link = sign_up(app, visitor, outbox, ADDRESS).split("news.example.org", 1)[1]
     with app.app_context():
         subscriber = subscribers.find_by_email(ADDRESS)
         unsubscribe = f"/unsubscribe/{tokens.make_unsubscribe_token(subscriber)}"
@@ -179,8 +166,7 @@ def test_signing_up_anew_starts_from_scratch_and_lifts_the_suppression(smtp_conf
     assert erase_through_the_page(app, ann_client, ann).status_code == 200
 
     visitor = Visitor(app.test_client())
-    visitor.sign_up(ADDRESS)
-    drain(app)
+    link = sign_up(app, visitor, smtp_server.messages, ADDRESS)
     with app.app_context():
         new = subscribers.find_by_email(ADDRESS)
         assert new.id != ann and new.status is SubscriberStatus.PENDING
@@ -188,12 +174,12 @@ def test_signing_up_anew_starts_from_scratch_and_lifts_the_suppression(smtp_conf
         assert [e.type for e in db.session.execute(
             select(ConsentEvent).where(ConsentEvent.subscriber_id == new.id)
         ).scalars()] == ["requested"]
-    visitor.confirm(confirm_link(smtp_server.messages[-1]))
+    visitor.confirm(link)
     with app.app_context():
         assert subscribers.find_by_email(ADDRESS).status is SubscriberStatus.CONFIRMED
         assert not suppression.is_suppressed(ADDRESS)
         assert db.session.get(Subscriber, ann).email is None  # the old record stays anonymous
-    publish_digest(app)
+    queue_digest(app)
     drain(app)
     assert str(smtp_server.messages[-1]["To"]) == ADDRESS
     assert link_in(smtp_server.messages[-1], "unsubscribe")

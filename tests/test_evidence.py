@@ -12,8 +12,8 @@ from sqlalchemy import select, text
 from newsletter import consent, evidence, subscribers
 from newsletter.extensions import db
 from newsletter.models import ConsentEvent, ConsentText, Subscriber
-from tests.conftest import confirm_link
 from tests.support.flows import drain, sign_up_and_confirm
+from tests.support.visitor import confirm_link
 
 
 def event_ids(app, subscriber_id: int) -> list[int]:

@@ -13,8 +13,8 @@ from newsletter import subscribers
 from newsletter.evidence_report import render_evidence_page
 from newsletter.extensions import db
 from newsletter.models import ConsentEvent, Subscriber
-from tests.conftest import Visitor, confirm_link
-from tests.support.flows import drain, sign_up_and_confirm, subscriber_id
+from tests.support.flows import sign_up, sign_up_and_confirm, subscriber_id
+from tests.support.visitor import Visitor
 
 IP = "203.0.113.77"
 BROWSER = "Anns Browser/7.1 (Testbed)"
@@ -25,21 +25,20 @@ def page_of(app, subscriber_id: int, language: str = "en") -> str:
         return html_module.unescape(render_evidence_page(db.session.get(Subscriber, subscriber_id)))
 
 
-def sign_up(app, messages, clock) -> int:
+def ann_signs_up(app, messages, clock) -> int:
     """Ann signs up from a distinctive IP address and browser, and confirms 30 minutes later."""
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = IP
     visitor = Visitor(client)
     visitor.headers["User-Agent"] = BROWSER
-    visitor.sign_up("ann@example.org")
+    link = sign_up(app, visitor, messages, "ann@example.org")
     clock.advance(minutes=30)
-    drain(app)
-    visitor.confirm(confirm_link(messages[-1]))
+    visitor.confirm(link)
     return subscriber_id(app, "ann@example.org")
 
 
 def test_the_page_holds_every_event_the_wording_and_the_mail_as_sent(smtp_config, app, smtp_server, clock):
-    ann = sign_up(app, smtp_server.messages, clock)
+    ann = ann_signs_up(app, smtp_server.messages, clock)
     page = page_of(app, ann)
     assert page.startswith("<!doctype html>") and "style.css" not in page  # standalone
     assert "@page { size: A4;" in page and "@media print" in page
@@ -92,7 +91,7 @@ def test_the_page_reflects_evidence_ip(app, client, clock, outbox, mode, shown, 
 
 
 def test_an_erased_subscriber_shows_the_erasure_and_nothing_personal(smtp_config, app, smtp_server, clock):
-    ann = sign_up(app, smtp_server.messages, clock)
+    ann = ann_signs_up(app, smtp_server.messages, clock)
     with app.app_context():
         subscribers.erase(db.session.get(Subscriber, ann), "link")
         db.session.commit()

@@ -18,7 +18,7 @@ from newsletter import articles, create_app, feeds, scheduler
 from newsletter.extensions import db
 from newsletter.models import Article, ArticleSource, Feed
 from newsletter.settings import ConfigError
-from tests.conftest import START
+from tests.support.clocks import START
 from tests.support.httpserver import HTTPServer
 
 RSS_TYPE = {"Content-Type": "application/rss+xml; charset=utf-8"}

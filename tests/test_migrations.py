@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 
 from newsletter import create_app
 from newsletter.extensions import db
-from tests.conftest import TEST_DATABASE_URI
+from tests.support.database import TEST_DATABASE_URI
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from newsletter.delivery import outcomes, queue, sender
 from newsletter.extensions import db
 from newsletter.models import Delivery, DeliveryStatus
+from tests.support.visitor import Visitor
 
 
 @pytest.fixture
@@ -82,8 +83,6 @@ def test_mail_goes_out_when_the_caller_runs_an_event_loop_already(smtp_app, visi
 
 
 def test_doi_mail_follows_the_visitors_language(smtp_app, client, smtp_server):
-    from tests.conftest import Visitor
-
     Visitor(client, "en").sign_up("ann@example.org")
     drain(smtp_app)
     (message,) = smtp_server.messages
@@ -150,8 +149,6 @@ def test_temporary_failures_give_up_after_the_last_backoff(smtp_app, visitor, sm
 
 
 def test_one_bad_recipient_does_not_hold_up_the_others(smtp_app, client, smtp_server):
-    from tests.conftest import Visitor
-
     smtp_server.handler.rcpt_replies["bad@example.org"] = "550 5.1.1 no such user"
     for email in ("a@example.org", "bad@example.org", "b@example.org"):
         Visitor(client).sign_up(email)

@@ -9,23 +9,14 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from newsletter import digest, subscribers, tokens
+from newsletter import subscribers, tokens
 from newsletter.extensions import db
-from newsletter.models import Delivery, DigestTrigger, MailKind, Subscriber, SubscriberStatus
+from newsletter.models import Delivery, MailKind, Subscriber, SubscriberStatus
 from newsletter.models.subscriber import new_nonce
-from tests.conftest import Visitor, confirm_link, hidden_fields
-from tests.support.factories import add_article, add_subscriber
-from tests.support.flows import drain, link_in, sign_up_and_confirm
-
-
-def preferences_path(app, subscriber_id: int) -> str:
-    with app.app_context():
-        return f"/preferences/{tokens.make_preferences_token(db.session.get(Subscriber, subscriber_id))}"
-
-
-def status_of(app, subscriber_id: int) -> SubscriberStatus:
-    with app.app_context():
-        return db.session.get(Subscriber, subscriber_id).status
+from tests.support.factories import add_subscriber
+from tests.support.flows import drain, preferences_path, queue_digest, sign_up, sign_up_and_confirm, status_of
+from tests.support.limits import limit
+from tests.support.visitor import Visitor, hidden_fields, link_in
 
 
 @pytest.fixture
@@ -35,9 +26,7 @@ def ann(app, visitor, outbox) -> int:
 
 
 def test_the_confirmation_page_links_to_the_preferences(app, visitor, outbox):
-    visitor.sign_up("ann@example.org")
-    drain(app)
-    page = visitor.confirm(confirm_link(outbox[-1])).get_data(as_text=True)
+    page = visitor.confirm(sign_up(app, visitor, outbox, "ann@example.org")).get_data(as_text=True)
     path = re.search(r'href="(/preferences/[^"]+)"', page).group(1)
     assert visitor.client.get(path).status_code == 200
 
@@ -65,11 +54,7 @@ def test_pending_sign_ups_see_the_request_and_no_unsubscribe_button(app, client)
 
 
 def test_download_holds_everything_as_an_attachment_never_cached(app, client, ann, clock):
-    with app.app_context():
-        add_article("Neu")
-        db.session.commit()
-        digest.build_digest(DigestTrigger.COMMAND)
-        db.session.commit()
+    queue_digest(app)
     drain(app)
     response = client.get(preferences_path(app, ann) + "/data.json")
     assert response.status_code == 200
@@ -200,8 +185,7 @@ def test_fresh_links_per_address_are_capped(app, client, outbox, clock):
 
 @pytest.fixture
 def limited(config):
-    config.update(RATELIMIT_ENABLED=True, RATELIMIT_SUBSCRIBE="2 per minute")
-    return config
+    return limit(config, SUBSCRIBE=2)
 
 
 def test_link_requests_are_rate_limited_per_client(limited, app, client):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from newsletter.extensions import limiter
-from tests.conftest import Visitor
+from newsletter import create_app
+from newsletter.extensions import db, limiter
 from tests.support import services
+from tests.support.database import reset_database
+from tests.support.limits import limit
+from tests.support.visitor import Visitor, hidden_fields
 
 
 def sign_ups(client, count: int) -> list[int]:
@@ -16,8 +19,7 @@ def sign_ups(client, count: int) -> list[int]:
 
 @pytest.fixture
 def limited(config):
-    config["RATELIMIT_ENABLED"] = True
-    return config
+    return limit(config, SUBSCRIBE=5, TOKEN_PAGES=30)
 
 
 def test_sign_ups_past_the_limit_get_a_plain_429(limited, app, client):
@@ -32,7 +34,6 @@ def test_limits_are_per_client(limited, app, client):
     assert sign_ups(client, 6)[-1] == 429
     other = app.test_client()
     page = other.get("/subscribe", environ_base={"REMOTE_ADDR": "192.0.2.9"})
-    from tests.conftest import hidden_fields
     response = other.post(
         "/subscribe",
         data={**hidden_fields(page.get_data(as_text=True)), "email": "other@example.org"},
@@ -51,21 +52,17 @@ def test_token_pages_are_limited_too(limited, app, client):
     assert statuses[:30] == [404] * 30 and statuses[30] == 429
 
 
-def test_several_instances_share_limits_through_redis(config, clock, tmp_path):
+def test_several_instances_share_limits_through_redis(limited, clock, tmp_path):
     services.require(services.reachable(services.REDIS_URI), "Redis (127.0.0.1:6379)")
-    from newsletter import create_app
-    from newsletter.extensions import db
-
-    config.update(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=services.REDIS_URI)
-    first = create_app(config, clock_=clock, instance_path=str(tmp_path / "a"))
+    limited["RATELIMIT_STORAGE_URI"] = services.REDIS_URI
+    first = create_app(limited, clock_=clock, instance_path=str(tmp_path / "a"))
     with first.app_context():
-        from tests.conftest import reset_database
-        reset_database(config["SQLALCHEMY_DATABASE_URI"])
+        reset_database(limited["SQLALCHEMY_DATABASE_URI"])
         limiter.reset()
     second = None
     try:
         assert sign_ups(first.test_client(), 3) == [200] * 3
-        second = create_app(config, clock_=clock, instance_path=str(tmp_path / "b"))
+        second = create_app(limited, clock_=clock, instance_path=str(tmp_path / "b"))
         assert sign_ups(second.test_client(), 3) == [200, 200, 429]
     finally:
         with first.app_context():

@@ -21,8 +21,8 @@ from newsletter.models import (
     SubscriberStatus,
     Suppression,
 )
-from tests.conftest import Visitor, confirm_link
-from tests.support.flows import drain, sign_up_and_confirm, subscriber_id
+from tests.support.flows import drain, sign_up, sign_up_and_confirm, subscriber_id
+from tests.support.visitor import Visitor, confirm_link
 
 
 def count(app, model, *where) -> int:
@@ -37,9 +37,7 @@ def purge(runner) -> str:
 
 
 def test_never_confirmed_sign_ups_go_after_the_retention_period(app, runner, visitor, outbox, clock, tmp_path):
-    visitor.sign_up("pending@example.org")
-    drain(app)
-    stale_link = confirm_link(outbox[-1]).split("news.example.org", 1)[1]
+    stale_link = sign_up(app, visitor, outbox, "pending@example.org").split("news.example.org", 1)[1]
     bob = sign_up_and_confirm(app, visitor, outbox, "bob@example.org")
     csv = tmp_path / "list.csv"
     csv.write_text(

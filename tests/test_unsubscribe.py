@@ -27,8 +27,8 @@ from newsletter.models import (
     SubscriberStatus,
 )
 from newsletter.models.subscriber import new_nonce
-from tests.conftest import confirm_link, hidden_fields
 from tests.support.factories import add_article, add_subscriber
+from tests.support.visitor import confirm_link, hidden_fields
 
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 

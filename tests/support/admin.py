@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Flask
 
 from newsletter import admins
 from newsletter.extensions import db
+from tests.support.visitor import hidden_fields
 
 ADMIN_EMAIL = "admin@example.org"
 ADMIN_PASSWORD = "lange-Wurst-am-Fenster-7"
@@ -19,8 +22,6 @@ def create_admin(app: Flask, email: str = ADMIN_EMAIL, password: str = ADMIN_PAS
 
 def csrf_token(client, path: str = "/admin/login") -> str:
     """A CSRF token for the client's session, taken from a page's form like a browser would."""
-    from tests.conftest import hidden_fields
-
     return hidden_fields(client.get(path).get_data(as_text=True))["csrf_token"]
 
 
@@ -40,6 +41,4 @@ def post(client, path: str, data: dict | None = None, *, form_page: str | None =
 
 
 def _query(**values: str) -> str:
-    from urllib.parse import urlencode
-
     return urlencode(values)

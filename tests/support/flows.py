@@ -1,31 +1,39 @@
-"""Whole journeys through the public pages, for tests that need a subscriber with a history.
+"""Whole journeys through the service, for tests that need a state with its history.
 
-Mail goes through the app's sender (``sender.drain``) to whatever transport the test set up:
+Mail goes through the app's sender (:func:`drain`) to whatever transport the test set up:
 the in-memory outbox or the loopback SMTP server. Pass the list the messages land in.
 """
 
 from __future__ import annotations
 
-import re
+from datetime import UTC, datetime
 
 from flask import Flask
 
-from newsletter import subscribers
-from newsletter.delivery import sender
-from newsletter.models import Subscriber
-from tests.conftest import Visitor, confirm_link
+from newsletter import consent, digest, subscribers, tokens
+from newsletter.delivery import outcomes, sender
+from newsletter.extensions import db
+from newsletter.models import DigestTrigger, Subscriber, SubscriberStatus
+from tests.support.factories import add_article
+from tests.support.visitor import Visitor, confirm_link
 
 
-def drain(app: Flask) -> None:
+def drain(app: Flask) -> outcomes.SendReport:
+    """Send everything that is due now, as the worker's send-mail job does."""
     with app.app_context():
-        sender.drain()
+        return sender.drain()
+
+
+def sign_up(app: Flask, visitor: Visitor, messages: list, email: str) -> str:
+    """Sign ``email`` up through the form and send the mail; the confirmation link in it."""
+    visitor.sign_up(email)
+    drain(app)
+    return confirm_link([message for message in messages if email in str(message["To"])][-1])
 
 
 def sign_up_and_confirm(app: Flask, visitor: Visitor, messages: list, email: str) -> int:
     """Sign ``email`` up through the form and confirm it with the link from its mail; its id."""
-    visitor.sign_up(email)
-    drain(app)
-    response = visitor.confirm(confirm_link(_last_to(messages, email)))
+    response = visitor.confirm(sign_up(app, visitor, messages, email))
     assert response.status_code == 200, response.get_data(as_text=True)
     return subscriber_id(app, email)
 
@@ -37,11 +45,33 @@ def subscriber_id(app: Flask, email: str) -> int:
         return found.id
 
 
-def _last_to(messages: list, email: str):
-    return [message for message in messages if email in str(message["To"])][-1]
+def status_of(app: Flask, subscriber_id: int) -> SubscriberStatus:
+    with app.app_context():
+        return db.session.get(Subscriber, subscriber_id).status
 
 
-def link_in(message, path: str) -> str:
-    """The path (from ``/``) of the first link to ``path`` in the mail's text part."""
-    body = message.get_body(("plain",)).get_content()
-    return re.search(rf"https?://[^/\s]+(/{path}/\S+)", body).group(1)
+def preferences_path(app: Flask, subscriber_id: int) -> str:
+    with app.app_context():
+        return f"/preferences/{tokens.make_preferences_token(db.session.get(Subscriber, subscriber_id))}"
+
+
+def add_readers(count: int, start: int = 0) -> list[str]:
+    """``count`` confirmed subscribers, imported in bulk; their addresses. Call inside an app context."""
+    when = datetime(2025, 1, 2, 10, 0, tzinfo=UTC)
+    emails = [f"reader{i}@example.org" for i in range(start, start + count)]
+    consent.import_confirmed([
+        consent.ImportedConsent(email=email, locale="de", source="test", ip=None, consented_at=when, confirmed_at=when)
+        for email in emails
+    ])
+    return emails
+
+
+def queue_digest(app: Flask, readers: int = 0) -> list[str]:
+    """``readers`` more confirmed subscribers, an article, and the digest of it queued for every
+    confirmed subscriber (as ``send-digest`` does before sending); the new readers' addresses."""
+    with app.app_context():
+        emails = add_readers(readers)
+        add_article("Neuigkeiten")
+        digest.build_digest(DigestTrigger.COMMAND)
+        db.session.commit()
+    return emails
