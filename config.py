@@ -89,8 +89,11 @@ class Config:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_SUBSCRIBE = "5 per minute; 30 per hour"
     RATELIMIT_TOKEN_PAGES = "30 per minute"
-    #: Failed admin sign-ins allowed per client IP and per submitted address; past them the
-    #: login answers 429 until the window has passed. Successful sign-ins do not count.
+    #: The admin login throttle (kept in the database, on even with RATELIMIT_ENABLED false):
+    #: failed sign-ins allowed per client (IPv4 address, IPv6 /64) and per address from one
+    #: client; past them that client gets 429 until the window has passed. Once an address has
+    #: failed the second number of times from all clients together, clients that failed for it
+    #: get no further try, while a client that has not failed still gets in. One limit each.
     RATELIMIT_ADMIN_LOGIN_IP = "10 per 15 minutes"
     RATELIMIT_ADMIN_LOGIN_EMAIL = "5 per 15 minutes"
     RATELIMIT_HEADERS_ENABLED = False
@@ -104,4 +107,9 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     #: Send the session cookie over HTTPS only. None means: when BASE_URL is https.
     SESSION_COOKIE_SECURE: bool | None = None
+    #: Seconds after which a signed session cookie is refused whatever it holds (an admin
+    #: session ends after 12 hours in any case; the cookie itself dies with the browser).
+    PERMANENT_SESSION_LIFETIME = 12 * 60 * 60
+    #: An admin session nobody used for this long ends; sign in again (to the minute).
+    ADMIN_SESSION_IDLE_MINUTES = 60
     MAX_CONTENT_LENGTH = 1024 * 1024

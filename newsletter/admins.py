@@ -5,18 +5,15 @@ Passwords are stored only as werkzeug hashes. Functions here flush but never com
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 
-from flask import current_app
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import clock
+from . import adminsessions, clock
 from .extensions import db
 from .models import AdminUser
 
@@ -104,7 +101,7 @@ def find_by_email(email: str) -> AdminUser | None:
 def create_or_reset(email: str, password: str) -> Saved:
     """Create the admin ``email`` or set a new password for it.
 
-    A new password ends every session signed in with the old one (see :func:`session_key`).
+    A new password ends every session of the admin, on every client.
 
     :param email: normalised (lower-case) address.
     :raises WeakPassword: if :func:`password_problem` finds one; nothing is written then.
@@ -120,6 +117,7 @@ def create_or_reset(email: str, password: str) -> Saved:
         db.session.add(admin)
     else:
         admin.password_hash = password_hash
+        adminsessions.end_all(admin)
     db.session.flush()
     logger.info("admin %r %s", admin.id, "created" if created else "password reset")
     return Saved(admin, created)
@@ -146,12 +144,3 @@ def authenticate(email: str, password: str) -> AdminUser | None:
     admin.last_login_at = clock.now()
     db.session.flush()
     return admin
-
-
-def session_key(admin: AdminUser) -> str:
-    """A value kept in the admin's session that changes when the password changes.
-
-    Derived from the password hash with SECRET_KEY, so the session reveals nothing about it.
-    """
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, b"admin-session\x00" + admin.password_hash.encode(), hashlib.sha256).hexdigest()

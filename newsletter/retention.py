@@ -8,7 +8,8 @@ Three rules, applied by ``flask purge`` and daily by the worker:
 - The evidence of withdrawn consent is erased EVIDENCE_RETENTION_DAYS after the withdrawal
   (COMPLIANCE item 36, note D4), as an erasure on the channel ``retention``: the address
   stays suppressed by its keyed hash, so it is not mailed again unless it signs up anew.
-- The per-address mail caps' records (keyed hashes only) go after their 24 hours.
+- The per-address mail caps' records (keyed hashes only) go after their 24 hours, the admin
+  login throttle's after its windows, admin sessions once they have run out.
 
 Unlike other services, :func:`purge` commits after each batch, as the importer does: a purge
 of many rows never holds one long transaction (on SQLite, the write lock). What it removed is
@@ -24,7 +25,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, exists, select
 
-from . import addresscap, clock, consent, subscribers
+from . import addresscap, adminsessions, clock, consent, loginthrottle, subscribers
 from .extensions import db
 from .models import (
     ConsentChannel,
@@ -50,12 +51,14 @@ class PurgeReport:
     unconfirmed_deliveries: int = 0
     withdrawn_erased: int = 0
     cap_records: int = 0
+    login_records: int = 0
 
     def __str__(self) -> str:
         return (
             f"deleted {self.unconfirmed} never-confirmed sign-ups ({self.unconfirmed_events} consent events,"
             f" {self.unconfirmed_deliveries} mails); erased {self.withdrawn_erased} withdrawn subscribers"
-            f" after the evidence period; deleted {self.cap_records} expired mail-cap records"
+            f" after the evidence period; deleted {self.cap_records} expired mail-cap records,"
+            f" {self.login_records} expired admin sign-in records"
         )
 
 
@@ -68,6 +71,7 @@ def purge(batch_size: int = BATCH_SIZE) -> PurgeReport:
     report.cap_records = db.session.execute(
         delete(DoiSend).where(DoiSend.sent_at <= now - addresscap.WINDOW)
     ).rowcount
+    report.login_records = loginthrottle.forget_old(now) + adminsessions.forget_ended(now)
     db.session.commit()
     logger.info("purge: %s", report)
     return report

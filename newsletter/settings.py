@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import limits
 from flask import Flask
 
 from .crontab import cron_trigger
@@ -39,6 +42,7 @@ _TYPED_KEYS: dict[str, tuple[type, ...]] = {
     "PREFERENCES_MAX_AGE_DAYS": (int, float),
     "PREFERENCES_LINK_MAX_PER_ADDRESS": (int,),
     "EVIDENCE_RETENTION_DAYS": (int, float),
+    "ADMIN_SESSION_IDLE_MINUTES": (int, float),
     "RATELIMIT_ENABLED": (bool,),
     "SESSION_COOKIE_SECURE": (bool,),
     "SECRET_KEY_FALLBACKS": (list,),
@@ -46,7 +50,10 @@ _TYPED_KEYS: dict[str, tuple[type, ...]] = {
 }
 
 #: Numeric keys (checked by type above) for which zero or less makes no sense.
-_POSITIVE_KEYS = ("FEED_POLL_MINUTES", "FEED_TIMEOUT_SECONDS", "FEED_MAX_BYTES")
+_POSITIVE_KEYS = ("FEED_POLL_MINUTES", "FEED_TIMEOUT_SECONDS", "FEED_MAX_BYTES", "ADMIN_SESSION_IDLE_MINUTES")
+
+#: Limits given as text ("10 per 15 minutes") that the service counts itself.
+_LIMIT_KEYS = ("RATELIMIT_ADMIN_LOGIN_IP", "RATELIMIT_ADMIN_LOGIN_EMAIL")
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "MAIL_BACKEND": ("smtp", "file", "memory"),
@@ -56,6 +63,22 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 
 class ConfigError(RuntimeError):
     """The configuration cannot run the service; the message says which key and why."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    amount: int
+    window: timedelta
+
+
+def parse_limit(text: object) -> Limit:
+    """One limit in Flask-Limiter's notation, such as ``"10 per 15 minutes"``; ValueError else."""
+    if not isinstance(text, str):
+        raise ValueError("a text such as '10 per 15 minutes' is needed")
+    items = limits.parse_many(text)
+    if len(items) != 1 or items[0].amount < 1:
+        raise ValueError("exactly one limit of at least 1, such as '10 per 15 minutes', is needed")
+    return Limit(items[0].amount, timedelta(seconds=items[0].get_expiry()))
 
 
 def load(app: Flask, overrides: Mapping[str, Any] | type | None) -> None:
@@ -90,6 +113,11 @@ def validate(app: Flask) -> None:
     for key in _POSITIVE_KEYS:
         if config[key] <= 0:
             raise ConfigError(f"{key} must be greater than 0, got {config[key]!r}")
+    for key in _LIMIT_KEYS:
+        try:
+            parse_limit(config[key])
+        except ValueError as exc:
+            raise ConfigError(f"{key} {config[key]!r} is not usable: {exc}") from exc
     if config["SEND_PROCESSES"] < 0:
         raise ConfigError(f"SEND_PROCESSES must be 0 for one per CPU, or more, got {config['SEND_PROCESSES']!r}")
     _validate_relay(config)

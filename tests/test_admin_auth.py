@@ -13,7 +13,7 @@ from newsletter.extensions import db
 from newsletter.models import Delivery, DeliveryStatus, Digest, SubscriberStatus
 from tests.support.admin import ADMIN_EMAIL, ADMIN_PASSWORD, create_admin, csrf_token, post, sign_in
 from tests.support.factories import add_article, add_subscriber
-from tests.support.limits import limit, windows_pass
+from tests.support.limits import limit
 
 
 def _admin_rules(app) -> list[Rule]:
@@ -220,7 +220,7 @@ def _attempt(client, email: str, password: str, ip: str = "192.0.2.1") -> int:
     return sign_in(client, email, password, environ_base={"REMOTE_ADDR": ip}).status_code
 
 
-def test_repeated_wrong_passwords_get_429_until_the_window_has_passed(throttled, app, client):
+def test_repeated_wrong_passwords_get_429_until_the_window_has_passed(throttled, app, client, clock):
     create_admin(app)
     assert [_attempt(client, ADMIN_EMAIL, "wrong-password-123") for _ in range(3)] == [401] * 3
     blocked = sign_in(client, ADMIN_EMAIL, "wrong-password-123", environ_base={"REMOTE_ADDR": "192.0.2.1"})
@@ -229,8 +229,8 @@ def test_repeated_wrong_passwords_get_429_until_the_window_has_passed(throttled,
     assert 'name="password"' in blocked.get_data(as_text=True)  # the login page, saying to wait
     # While throttled even the right password is refused...
     assert _attempt(client, ADMIN_EMAIL, ADMIN_PASSWORD) == 429
-    # ...and once the window has passed, it works again.
-    windows_pass()
+    # ...and once the window has passed (the login throttle counts on the app's clock), it works again.
+    clock.advance(hours=1, seconds=1)
     assert _attempt(client, ADMIN_EMAIL, ADMIN_PASSWORD) == 302
 
 
@@ -239,14 +239,6 @@ def test_only_failures_count(throttled, app, client):
     for _ in range(5):
         assert _attempt(app.test_client(), ADMIN_EMAIL, ADMIN_PASSWORD) == 302
     assert _attempt(client, ADMIN_EMAIL, "wrong-password-123") == 401
-
-
-def test_the_limit_per_address_holds_across_client_ips(throttled, app, client):
-    create_admin(app)
-    ips = ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"]
-    assert [_attempt(client, ADMIN_EMAIL, "wrong-password-123", ip) for ip in ips] == [401, 401, 401, 429]
-    # Another address from the same clients is not affected.
-    assert _attempt(client, "other@example.org", "wrong-password-123", ips[0]) == 401
 
 
 def test_the_limit_per_client_ip_holds_across_addresses(throttled, app, client):

@@ -1,7 +1,9 @@
 """Signing in and out of the admin area, and the guard in front of every other admin page.
 
-Failed sign-ins are counted per client IP and per submitted address (Flask-Limiter, only
-failures are deducted); past either limit the login answers 429 until its window has passed.
+Sign-ins are throttled by :mod:`newsletter.loginthrottle` (per client, and per address from
+one client; a client that has not been failing always gets in with the right password). An
+admin session lives on the server (:mod:`newsletter.adminsessions`): the cookie carries only its
+random id, so signing out, a new password, idleness and age end it for every copy of the cookie.
 The answer to a failed sign-in is the same whether or not the address belongs to an admin.
 """
 
@@ -9,13 +11,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_user, logout_user
 
-from .. import admins
-from ..extensions import db, limiter, login_manager
+from .. import admins, adminsessions, loginthrottle
+from ..extensions import db, login_manager
 from ..models import AdminUser
 from ..requestinfo import client_ip
 from .blueprint import bp
@@ -23,24 +24,25 @@ from .forms import ConfirmForm, LoginForm
 
 #: Endpoints reachable without signing in.
 OPEN_ENDPOINTS = frozenset({"admin.login"})
-#: Session key holding :func:`newsletter.admins.session_key` of the signed-in admin.
-SESSION_KEY = "admin_key"
+#: Session key holding the random id of the admin's server-side session.
+SESSION_ID = "admin_session"
 
 
 def signed_in() -> bool:
-    """Whether the request comes from an admin's session that is still valid.
-
-    A session started before the admin's password was last set is not.
-    """
-    return current_user.is_authenticated and session.get(SESSION_KEY) == admins.session_key(current_user)
+    """Whether the request comes from an admin session that is still valid on the server."""
+    return current_user.is_authenticated
 
 
 @bp.before_request
 def require_admin():
-    """Send anyone not signed in (or signed in with a since-changed password) to the login."""
-    if request.endpoint in OPEN_ENDPOINTS or signed_in():
+    """Send anyone without a valid session to the login; note the use of a valid one."""
+    if request.endpoint in OPEN_ENDPOINTS:
         return None
-    if current_user.is_authenticated:  # the password was reset: this session ends
+    if signed_in():
+        if adminsessions.touch(g.admin_session):
+            db.session.commit()
+        return None
+    if SESSION_ID in session:  # an ended session: the cookie forgets it
         logout_user()
         session.clear()
     if request.method not in ("GET", "HEAD"):  # a form sent from a page of an ended session
@@ -51,10 +53,13 @@ def require_admin():
 
 @login_manager.user_loader
 def load_admin(user_id: str) -> AdminUser | None:
-    """Flask-Login's user loader: the signed-in admin, or None for a stale session."""
-    if not user_id.isdigit():
+    """Flask-Login's user loader: the admin of the request's server-side session, or None once
+    that session has ended (signed out, new password, idle, too old)."""
+    record = adminsessions.find(session.get(SESSION_ID))
+    if record is None or str(record.admin_id) != user_id:
         return None
-    return db.session.get(AdminUser, int(user_id))
+    g.admin_session = record
+    return db.session.get(AdminUser, record.admin_id)
 
 
 def safe_next(target: str | None) -> str | None:
@@ -69,39 +74,13 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def _ip_key() -> str:
-    return f"admin-login-ip:{client_ip() or 'unknown'}"
-
-
-def _email_key() -> str:
-    email = (request.form.get("email") or "").strip().casefold()[:254]
-    return f"admin-login-email:{email}"
-
-
-def _ip_limit() -> str:
-    return current_app.config["RATELIMIT_ADMIN_LOGIN_IP"]
-
-
-def _email_limit() -> str:
-    return current_app.config["RATELIMIT_ADMIN_LOGIN_EMAIL"]
-
-
-def _failed(_response) -> bool:
-    """Deduct from the limits only for a wrong email/password pair."""
-    return bool(g.get("admin_login_failed"))
-
-
-@bp.errorhandler(RateLimitExceeded)
-def too_many_attempts(_error: RateLimitExceeded):
-    """The login page again, saying to wait (no hint which limit fired or when it ends)."""
+def _too_many(form: LoginForm, next_page: str | None):
+    """The login page again, saying to wait (no hint which limit held it back or until when)."""
     message = _("Too many failed sign-ins. Please wait a few minutes before trying again.")
-    next_page = safe_next(request.args.get("next"))
-    return render_template("admin/login.html", form=LoginForm(), error=message, next=next_page), 429
+    return render_template("admin/login.html", form=form, error=message, next=next_page), 429
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_ip_limit, key_func=_ip_key, methods=["POST"], deduct_when=_failed)
-@limiter.limit(_email_limit, key_func=_email_key, methods=["POST"], deduct_when=_failed)
 def login():
     next_page = safe_next(request.args.get("next"))
     if signed_in():
@@ -112,15 +91,25 @@ def login():
     if not form.validate():
         return render_template("admin/login.html", form=form, next=next_page), 422
     email = (form.email.data or "").strip().casefold()
+    ip = client_ip()
+    if loginthrottle.refused(email, ip):
+        return _too_many(form, next_page)
+    attempt = loginthrottle.begin(email, ip)
+    db.session.commit()  # counted before the password is checked, so parallel guesses see it
+    if loginthrottle.refused(email, ip, attempt):
+        loginthrottle.withdraw(attempt)
+        db.session.commit()
+        return _too_many(form, next_page)
     admin = admins.authenticate(email, form.password.data or "")
     if admin is None:
-        g.admin_login_failed = True
-        db.session.rollback()
+        loginthrottle.failed(attempt)
+        db.session.commit()
         error = _("The email address or the password is wrong.")
         return render_template("admin/login.html", form=form, error=error, next=next_page), 401
+    loginthrottle.succeeded(attempt)
     session.clear()  # a fresh session: nothing from before the sign-in carries over
     login_user(admin)
-    session[SESSION_KEY] = admins.session_key(admin)
+    session[SESSION_ID] = adminsessions.start(admin)
     db.session.commit()
     return redirect(next_page or url_for("admin.dashboard"))
 
@@ -130,6 +119,8 @@ def logout():
     form = ConfirmForm()
     if not form.validate():
         return redirect(url_for("admin.dashboard"))
+    adminsessions.end(session.get(SESSION_ID))
+    db.session.commit()
     logout_user()
     session.clear()
     flash(_("You are signed out."), "info")

@@ -1,6 +1,6 @@
 """The database models; import them from here."""
 
-from .admin import AdminUser
+from .admin import AdminSession, AdminUser
 from .article import Article, ArticleSource, Feed
 from .consent import ConsentChannel, ConsentEvent, ConsentEventType, ConsentText
 from .delivery import OPEN_STATUSES, Delivery, DeliveryStatus, MailKind
@@ -8,10 +8,12 @@ from .digest import Digest, DigestTrigger
 from .job import JobRun
 from .subscriber import Subscriber, SubscriberStatus
 from .suppression import Suppression
-from .throttle import DoiSend
+from .throttle import AdminLoginAttempt, DoiSend
 
 __all__ = [
     "OPEN_STATUSES",
+    "AdminLoginAttempt",
+    "AdminSession",
     "AdminUser",
     "Article",
     "ArticleSource",
