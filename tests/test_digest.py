@@ -18,7 +18,6 @@ from newsletter.delivery import outcomes, queue, sender
 from newsletter.extensions import db
 from newsletter.models import (
     Article,
-    ConsentChannel,
     Delivery,
     DeliveryStatus,
     Digest,
@@ -28,15 +27,15 @@ from newsletter.models import (
     SubscriberStatus,
 )
 from tests.support.factories import add_article, add_subscriber
+from tests.support.flows import drain
 
 BASE = "https://news.example.org"
 ADDRESS = "Musterstraße 1, 10115 Berlin"
 
 
-@pytest.fixture
-def smtp_app(smtp_config, app):
-    app.config["SITE_ADDRESS"] = ADDRESS
-    return app
+@pytest.fixture(autouse=True)
+def site_address(config):
+    config["SITE_ADDRESS"] = ADDRESS
 
 
 @pytest.fixture
@@ -247,41 +246,6 @@ def test_titles_summaries_and_links_are_never_trusted(everyone, runner, smtp_ser
     assert '<script>alert("x")</script> Tom & Jerry' in text  # plain text stays plain
 
 
-def test_withdrawal_after_queueing_cancels_that_mail_only(everyone, news, smtp_app, smtp_server):
-    with smtp_app.app_context():
-        issue = digest.build_digest(DigestTrigger.COMMAND)
-        db.session.commit()
-        subscribers.withdraw(subscribers.find_by_email("de@example.org"), ConsentChannel.LINK)
-        db.session.commit()
-        report = sender.drain()
-        assert (report.sent, report.cancelled) == (
-            1,
-            0,
-        )  # withdraw cancelled it before the sender came
-        counts = digest.delivery_counts(issue.id)
-    assert counts[DeliveryStatus.SENT] == 1 and counts[DeliveryStatus.CANCELLED] == 1
-    assert [to(m) for m in smtp_server.messages] == ["en@example.org"]
-
-
-def test_a_subscriber_who_stops_being_confirmed_while_the_mail_is_claimed_gets_nothing(
-    everyone, news, smtp_app, smtp_server, clock
-):
-    with smtp_app.app_context():
-        digest.build_digest(DigestTrigger.COMMAND)
-        db.session.commit()
-        claimed = queue.claim()  # a sender took both mails ...
-        assert len(claimed) == 2
-        subscriber = subscribers.find_by_email("de@example.org")
-        subscriber.status = SubscriberStatus.SUSPENDED  # ... and then a bounce suspended one reader
-        db.session.commit()
-    # The sender "died"; once its lease ends the rows are taken again and re-checked first.
-    clock.advance(seconds=smtp_app.config["SEND_LEASE_SECONDS"] + 1)
-    with smtp_app.app_context():
-        report = sender.drain()
-    assert (report.sent, report.cancelled) == (1, 1)
-    assert [to(m) for m in smtp_server.messages] == ["en@example.org"]
-
-
 def test_a_permanent_failure_is_reported_and_the_rest_goes_out(everyone, news, runner, smtp_server):
     smtp_server.handler.rcpt_replies["de@example.org"] = "550 5.1.1 no such user"
     output = send_digest(runner)
@@ -299,8 +263,7 @@ def test_relay_down_ends_the_command_and_leaves_the_mails_to_the_worker(
     assert "the worker (flask worker) retries" in result.output
     smtp_server.start()
     clock.advance(seconds=outcomes.BACKOFF_SECONDS[0])
-    with smtp_app.app_context():
-        assert sender.drain().sent == 2
+    assert drain(smtp_app).sent == 2
     assert sorted(to(m) for m in smtp_server.messages) == ["de@example.org", "en@example.org"]
 
 
@@ -421,7 +384,7 @@ def test_a_test_send_without_news_says_so(smtp_app, smtp_server):
     with smtp_app.app_context():
         digest.queue_test("admin@example.org", "en")
         db.session.commit()
-        sender.drain()
+    drain(smtp_app)
     (message,) = smtp_server.messages
     assert "There are no new articles yet." in bodies(message)[0]
 

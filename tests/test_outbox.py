@@ -1,4 +1,6 @@
-"""The outbox: mails wait in the database and reach a real SMTP server on loopback exactly once."""
+"""The outbox: a mail waits in the database and reaches a real SMTP server on loopback as it should
+(the confirmation mail's form, address and language; the transports). What each relay answer
+does to a mail: tests/test_sending.py."""
 
 from __future__ import annotations
 
@@ -7,18 +9,12 @@ import concurrent.futures
 from email import message_from_bytes, policy
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
-from newsletter.delivery import outcomes, queue, sender
 from newsletter.extensions import db
 from newsletter.models import Delivery, DeliveryStatus
+from tests.support.flows import drain
 from tests.support.visitor import Visitor
-
-
-@pytest.fixture
-def smtp_app(smtp_config, app):
-    return app
 
 
 def deliveries(app) -> list[Delivery]:
@@ -26,11 +22,6 @@ def deliveries(app) -> list[Delivery]:
         rows = db.session.execute(select(Delivery).order_by(Delivery.id)).scalars().all()
         db.session.expunge_all()
         return rows
-
-
-def drain(app):
-    with app.app_context():
-        return sender.drain()
 
 
 def test_doi_mail_is_multipart_neutral_and_has_absolute_links(smtp_app, visitor, smtp_server):
@@ -88,83 +79,6 @@ def test_doi_mail_follows_the_visitors_language(smtp_app, client, smtp_server):
     (message,) = smtp_server.messages
     assert message["Subject"] == "Please confirm your subscription to Beispiel Verlag"
     assert "valid for 7 days" in message.get_body(("plain",)).get_content()
-
-
-def test_relay_down_means_later_delivery_not_a_failed_sign_up(smtp_app, visitor, smtp_server, clock):
-    smtp_server.stop()
-    assert visitor.sign_up("ann@example.org").status_code == 200
-    report = drain(smtp_app)
-    assert (report.sent, report.retrying) == (0, 1)
-    (row,) = deliveries(smtp_app)
-    assert row.status is DeliveryStatus.RETRYING and row.attempts == 0
-    assert "connection" in row.last_reply
-    smtp_server.start()
-    assert drain(smtp_app).attempted == 0  # not due yet
-    clock.advance(seconds=61)
-    assert drain(smtp_app).sent == 1
-    assert drain(smtp_app).attempted == 0
-    assert len(smtp_server.messages) == 1
-    assert deliveries(smtp_app)[0].status is DeliveryStatus.SENT
-
-
-def test_4xx_replies_are_retried_with_backoff(smtp_app, visitor, smtp_server, clock):
-    smtp_server.handler.rcpt_replies["ann@example.org"] = "451 4.7.1 greylisted, try later"
-    visitor.sign_up("ann@example.org")
-    drain(smtp_app)
-    (row,) = deliveries(smtp_app)
-    assert row.status is DeliveryStatus.RETRYING and row.attempts == 1
-    assert row.last_reply.startswith("451")
-    assert row.next_attempt_at == clock.now() + __import__("datetime").timedelta(seconds=60)
-    clock.advance(seconds=60)
-    drain(smtp_app)
-    (row,) = deliveries(smtp_app)
-    assert row.attempts == 2
-    assert (row.next_attempt_at - clock.now()).total_seconds() == outcomes.BACKOFF_SECONDS[1]
-    del smtp_server.handler.rcpt_replies["ann@example.org"]
-    clock.advance(seconds=outcomes.BACKOFF_SECONDS[1])
-    assert drain(smtp_app).sent == 1
-    assert len(smtp_server.messages) == 1
-    assert deliveries(smtp_app)[0].status is DeliveryStatus.SENT
-
-
-def test_5xx_replies_mark_the_delivery_failed(smtp_app, visitor, smtp_server, clock):
-    smtp_server.handler.rcpt_replies["ann@example.org"] = "550 5.1.1 no such user"
-    visitor.sign_up("ann@example.org")
-    assert drain(smtp_app).failed == 1
-    (row,) = deliveries(smtp_app)
-    assert row.status is DeliveryStatus.FAILED and row.last_reply == "550 5.1.1 no such user"
-    clock.advance(days=2)
-    assert drain(smtp_app).attempted == 0
-
-
-def test_temporary_failures_give_up_after_the_last_backoff(smtp_app, visitor, smtp_server, clock):
-    smtp_server.handler.data_reply = "452 4.3.1 insufficient storage"
-    visitor.sign_up("ann@example.org")
-    for delay in (0, *outcomes.BACKOFF_SECONDS):
-        clock.advance(seconds=delay)
-        drain(smtp_app)
-    (row,) = deliveries(smtp_app)
-    assert row.status is DeliveryStatus.FAILED
-    assert row.attempts == len(outcomes.BACKOFF_SECONDS) + 1
-
-
-def test_one_bad_recipient_does_not_hold_up_the_others(smtp_app, client, smtp_server):
-    smtp_server.handler.rcpt_replies["bad@example.org"] = "550 5.1.1 no such user"
-    for email in ("a@example.org", "bad@example.org", "b@example.org"):
-        Visitor(client).sign_up(email)
-    report = drain(smtp_app)
-    assert (report.sent, report.failed) == (2, 1)
-    assert sorted(str(m["To"]) for m in smtp_server.messages) == ["a@example.org", "b@example.org"]
-
-
-def test_a_crashed_senders_mails_go_out_once_its_lease_expires(smtp_app, visitor, smtp_server, clock):
-    visitor.sign_up("ann@example.org")
-    with smtp_app.app_context():
-        assert len(queue.claim()) == 1  # a sender claims the mail and dies
-    assert drain(smtp_app).attempted == 0
-    clock.advance(seconds=smtp_app.config["SEND_LEASE_SECONDS"] + 1)
-    assert drain(smtp_app).sent == 1
-    assert len(smtp_server.messages) == 1
 
 
 def test_a_newer_confirmation_mail_cancels_the_older_unsent_one(smtp_app, visitor, smtp_server):

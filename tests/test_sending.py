@@ -1,57 +1,37 @@
 """The sending pipeline: no mail lost, none repeated beyond the mails in flight, work shared
-between workers, bounces counted, withdrawals honoured mid-send (issue 4).
+between workers, what each relay answer does (4xx, 5xx, down), bounces counted (issue 4).
 
 The tests that kill or run several worker processes need PostgreSQL (SKIP LOCKED across
 processes); they use the server in NEWSLETTER_TEST_POSTGRES_URI and skip loudly without it.
+They wait for what the relay and the processes observably do (tests/support/smtp.py and
+processes.py), never for time to pass.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import psycopg
 import pytest
 from sqlalchemy import func, select
 
-from newsletter import consent, digest, subscribers
-from newsletter.delivery import outcomes, sender
+from newsletter import digest, subscribers
+from newsletter.delivery import outcomes, queue, sender
 from newsletter.delivery.pacing import TokenBucket
 from newsletter.delivery.sender import Sender
 from newsletter.delivery.transports import smtp
 from newsletter.extensions import db
 from newsletter.models import Delivery, DeliveryStatus, DigestTrigger, SubscriberStatus
 from tests.support import services
+from tests.support.clocks import start_at_the_wall_clock
 from tests.support.factories import add_article
+from tests.support.flows import add_readers, drain, queue_digest
+from tests.support.processes import flask_process
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def add_readers(count: int, start: int = 0) -> list[str]:
-    """``count`` confirmed subscribers, inserted in bulk; returns their addresses."""
-    when = datetime(2025, 1, 2, 10, 0, tzinfo=UTC)
-    emails = [f"reader{i}@example.org" for i in range(start, start + count)]
-    consent.import_confirmed([
-        consent.ImportedConsent(email=email, locale="de", source="test", ip=None, consented_at=when, confirmed_at=when)
-        for email in emails
-    ])
-    return emails
-
-
-def queue_digest(app, readers: int) -> list[str]:
-    with app.app_context():
-        emails = add_readers(readers)
-        add_article("Neuigkeiten")
-        digest.build_digest(DigestTrigger.COMMAND)
-        db.session.commit()
-    return emails
+#: Connections per sender process (flask_process sets MAIL_CONCURRENCY to it).
+CONCURRENCY = 4
 
 
 def statuses(app) -> dict[DeliveryStatus, int]:
@@ -61,9 +41,13 @@ def statuses(app) -> dict[DeliveryStatus, int]:
     return dict(rows)
 
 
-@pytest.fixture
-def smtp_app(smtp_config, app):
-    return app
+def delivery_to(app, email: str) -> Delivery:
+    with app.app_context():
+        row = db.session.execute(
+            select(Delivery).where(Delivery.subscriber_id == subscribers.find_by_email(email).id)
+        ).scalar_one()
+        db.session.expunge_all()
+        return row
 
 
 @pytest.fixture
@@ -75,103 +59,90 @@ def postgres_config(smtp_config):
     return smtp_config
 
 
-def flask_process(app, smtp_port: int, command: str, **settings) -> subprocess.Popen:
-    """``flask --app wsgi COMMAND`` in a process of its own, on the test's database and relay."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSLETTER_", "FLASK_"))}
-    env.update(
-        NEWSLETTER_SECRET_KEY=app.config["SECRET_KEY"],
-        NEWSLETTER_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
-        NEWSLETTER_INSTANCE_PATH=app.instance_path,
-        NEWSLETTER_MAIL_BACKEND="smtp",
-        NEWSLETTER_MAIL_SERVER="127.0.0.1",
-        NEWSLETTER_MAIL_PORT=str(smtp_port),
-        NEWSLETTER_MAIL_CONCURRENCY="4",
-        NEWSLETTER_SEND_INTERVAL_SECONDS="0.2",
-        NEWSLETTER_BASE_URL=app.config["BASE_URL"],
-        # no digest of its own: the worker only sends what the test queued
-        NEWSLETTER_DIGEST_SCHEDULE="0 0 1 1 *",
-        **{f"NEWSLETTER_{key}": str(value) for key, value in settings.items()},
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", command],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+def worker_process(app, smtp_port: int):
+    return flask_process(app, smtp_port, "worker")
 
 
-def worker_process(app, smtp_port: int, **settings) -> subprocess.Popen:
-    return flask_process(app, smtp_port, "worker", **settings)
-
-
-def wait_until_recorded(app, timeout: float = 60) -> None:
-    """Wait for the worker processes to record their last outcomes (they run on the wall clock)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        open_rows = sum(statuses(app).get(status, 0) for status in (DeliveryStatus.QUEUED, DeliveryStatus.SENDING))
-        if open_rows == 0:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"deliveries still open: {statuses(app)}")
-
-
-def restart_after_lease(app, clock) -> outcomes.SendReport:
-    """A new sender, started once the dead sender's leases ran out."""
-    clock.set(datetime.now(UTC) + timedelta(seconds=app.config["SEND_LEASE_SECONDS"] + 1))
+def send_once_the_leases_ran_out(app, clock) -> outcomes.SendReport:
+    """A new sender in this process, once every lease (and pause) an earlier sender took has
+    run out: the test's clock moves just past the latest of them."""
     with app.app_context():
-        return sender.drain()
+        times = db.session.execute(
+            select(func.max(Delivery.lease_expires_at), func.max(Delivery.next_attempt_at))
+        ).one()
+        db.session.commit()
+    clock.set(max(moment for moment in times if moment is not None) + timedelta(seconds=1))
+    return drain(app)
 
 
 def test_a_killed_sender_loses_nothing_and_repeats_at_most_one_mail_per_connection(
     postgres_config, app, smtp_server, clock
 ):
-    emails = queue_digest(app, 3000)
+    start_at_the_wall_clock(clock)
+    emails = queue_digest(app, 400)
     worker = worker_process(app, smtp_server.port)
-    try:
-        smtp_server.wait_for(1000, timeout=60)
-    finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.communicate(timeout=30)
+    # SIGKILL while the 100th mail waits for its reply: the relay has it, its outcome is not stored.
+    smtp_server.handler.on_message = lambda count: count == 100 and worker.kill()
+    with worker:
+        smtp_server.wait_for(100)
+        worker.finish()
+    smtp_server.handler.on_message = None
+    smtp_server.wait_until_idle()  # the dead worker's connections are gone: nothing more arrives from it
     killed_at = len(smtp_server.messages)
-    assert 1000 <= killed_at < 3000, "the kill should land in the middle of the digest"
-    report = restart_after_lease(app, clock)
+    assert 100 <= killed_at < 400, "the kill should land in the middle of the digest"
+    report = send_once_the_leases_ran_out(app, clock)
     counts = smtp_server.handler.recipient_counts()
     assert set(counts) == set(emails)  # everyone has the digest
     twice = [email for email, n in counts.items() if n > 1]
     assert all(n <= 2 for n in counts.values())
-    assert len(twice) <= 4, f"{len(twice)} repeated, MAIL_CONCURRENCY is 4"
-    assert report.sent == 3000 - killed_at + len(twice)
-    assert statuses(app) == {DeliveryStatus.SENT: 3000}
+    assert len(twice) <= CONCURRENCY, f"{len(twice)} repeated, MAIL_CONCURRENCY is {CONCURRENCY}"
+    assert report.sent == 400 - killed_at + len(twice)
+    assert statuses(app) == {DeliveryStatus.SENT: 400}
 
 
-def test_two_workers_share_a_digest_and_send_each_mail_once(postgres_config, app, smtp_server):
-    emails = queue_digest(app, 3000)
+def test_two_workers_share_a_digest_and_send_each_mail_once(postgres_config, app, smtp_server, clock):
+    start_at_the_wall_clock(clock)
+    emails = queue_digest(app, queue.CLAIM_BATCH + 100)  # more than one claim: the second worker gets some
+    smtp_server.hold_replies()  # each connection's first mail waits for its reply ...
     workers = [worker_process(app, smtp_server.port) for _ in range(2)]
-    try:
-        smtp_server.wait_for(3000, timeout=120)
-        wait_until_recorded(app)
-    finally:
-        for worker in workers:
-            worker.send_signal(signal.SIGTERM)
-        outputs = [worker.communicate(timeout=30)[0] for worker in workers]
+    with workers[0], workers[1]:
+        smtp_server.wait_for_sessions(2 * CONCURRENCY)  # ... until both workers have claimed mail and connected
+        smtp_server.release_replies()
+        smtp_server.wait_for(len(emails))
+        for worker in workers:  # a stop lets the mails in flight finish: every outcome is stored
+            worker.terminate()
+        outputs = [worker.finish() for worker in workers]
     assert [worker.returncode for worker in workers] == [0, 0], outputs
+    assert len(set(smtp_server.handler.peers)) == 2 * CONCURRENCY  # both workers sent
     counts = smtp_server.handler.recipient_counts()
     assert counts == dict.fromkeys(emails, 1)
-    assert statuses(app) == {DeliveryStatus.SENT: 3000}
+    assert statuses(app) == {DeliveryStatus.SENT: len(emails)}
 
 
 def test_sigterm_finishes_the_mails_in_flight_and_gives_the_rest_back(postgres_config, app, smtp_server, clock):
-    emails = queue_digest(app, 3000)
+    start_at_the_wall_clock(clock)
+    emails = queue_digest(app, 400)
     worker = worker_process(app, smtp_server.port)
-    try:
-        smtp_server.wait_for(500, timeout=60)
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        output, _ = worker.communicate(timeout=30)
+
+    def stop_at_the_100th(count: int) -> None:
+        if count == 100:  # SIGTERM while this mail waits for its reply; the relay answers none for now
+            smtp_server.hold_replies()
+            worker.terminate()
+
+    smtp_server.handler.on_message = stop_at_the_100th
+    with worker:
+        smtp_server.wait_for(100)
+        # The worker asks its sender to stop, then shuts its scheduler down and says so.
+        worker.wait_for_output("Scheduler has been shut down")
+        smtp_server.release_replies()
+        output = worker.finish()
     assert worker.returncode == 0, output
     assert "Traceback" not in output
     after_stop = statuses(app)
     assert DeliveryStatus.SENDING not in after_stop  # nothing left half-claimed
     assert after_stop[DeliveryStatus.SENT] == len(smtp_server.messages)
-    restart_after_lease(app, clock)
+    assert 100 <= len(smtp_server.messages) < 100 + CONCURRENCY  # only the mails in flight went on
+    send_once_the_leases_ran_out(app, clock)
     assert smtp_server.handler.recipient_counts() == dict.fromkeys(emails, 1)
 
 
@@ -198,7 +169,7 @@ def test_outcomes_that_cannot_be_stored_stop_the_sending(postgres_config, app, s
     stopped_at = len(smtp_server.messages)
     assert 100 <= stopped_at < 100 + concurrency
     smtp_server.handler.on_message = None
-    restart_after_lease(app, clock)
+    send_once_the_leases_ran_out(app, clock)
     counts = smtp_server.handler.recipient_counts()
     assert set(counts) == set(emails)
     assert sum(counts.values()) - len(emails) <= concurrency
@@ -224,34 +195,42 @@ def test_ehlo_names_this_host_or_the_address_the_relay_sees(smtp_app, smtp_serve
         assert smtp._ehlo_name(("2001:db8::7", 40000, 0, 0)) == "[IPv6:2001:db8::7]"
 
 
-def test_a_relay_down_for_a_while_delays_the_digest_but_loses_nothing(smtp_app, smtp_server, clock):
-    emails = queue_digest(smtp_app, 60)
+def test_a_relay_down_for_a_while_delays_mail_but_loses_nothing(smtp_app, visitor, smtp_server, clock):
+    """Neither a sign-up nor a digest fails for it: their mails wait, no attempt counted."""
     smtp_server.stop()
-    with smtp_app.app_context():
-        report = sender.drain()
-    assert report.sent == 0 and report.retrying == 60
+    assert visitor.sign_up("ann@example.org").status_code == 200
+    emails = queue_digest(smtp_app, 60)
+    report = drain(smtp_app)
+    assert (report.sent, report.retrying) == (0, 61)
     with smtp_app.app_context():
         rows = db.session.execute(select(Delivery.attempts, Delivery.status)).all()
     assert set(rows) == {(0, DeliveryStatus.RETRYING)}  # never reached the relay: no attempt
+    assert "connection" in delivery_to(smtp_app, "ann@example.org").last_reply
     smtp_server.start()
+    assert drain(smtp_app).attempted == 0  # not due yet
     clock.advance(seconds=outcomes.BACKOFF_SECONDS[0])
-    with smtp_app.app_context():
-        assert sender.drain().sent == 60
-    assert smtp_server.handler.recipient_counts() == dict.fromkeys(emails, 1)
+    assert drain(smtp_app).sent == 61
+    assert drain(smtp_app).attempted == 0
+    assert smtp_server.handler.recipient_counts() == dict.fromkeys(["ann@example.org", *emails], 1)
+    assert statuses(smtp_app) == {DeliveryStatus.SENT: 61}
 
 
-def test_a_hard_bounce_fails_the_delivery_and_suspends_the_subscriber(smtp_app, smtp_server, runner, clock):
+def test_a_hard_bounce_fails_that_mail_only_for_good_and_suspends_the_subscriber(
+    smtp_app, smtp_server, runner, clock
+):
     emails = queue_digest(smtp_app, 3)
     smtp_server.handler.rcpt_replies[emails[1]] = "550 5.1.1 mailbox unavailable"
-    with smtp_app.app_context():
-        report = sender.drain()
-    assert (report.sent, report.failed) == (2, 1)
+    report = drain(smtp_app)
+    assert (report.sent, report.failed) == (2, 1)  # the others are not held up
+    assert smtp_server.handler.recipient_counts() == {emails[0]: 1, emails[2]: 1}
     with smtp_app.app_context():
         bounced = subscribers.find_by_email(emails[1])
         assert bounced.status is SubscriberStatus.SUSPENDED and bounced.bounce_count == 1
         failed = db.session.execute(select(Delivery).where(Delivery.status == DeliveryStatus.FAILED)).scalar_one()
         assert failed.last_reply == "550 5.1.1 mailbox unavailable"
     assert json.loads(runner.invoke(args=["export-subscriber", emails[1]]).output)["status"] == "suspended"
+    clock.advance(days=2)
+    assert drain(smtp_app).attempted == 0  # never tried again
     with smtp_app.app_context():  # the next digest leaves the suspended address out
         add_article("Second issue")
         assert digest.build_digest(DigestTrigger.COMMAND).recipient_count == 2
@@ -268,31 +247,52 @@ def test_bounce_limit_counts_hard_bounces_before_suspending(smtp_config, app, sm
         assert subscriber.status is SubscriberStatus.CONFIRMED and subscriber.bounce_count == 1
 
 
-def test_a_subscriber_who_withdraws_mid_send_gets_nothing_more(smtp_app, smtp_server):
-    emails = queue_digest(smtp_app, 300)
-    with smtp_app.app_context(), Sender(smtp_app) as sender:
-        assert sender.send_batch(limit=100).sent == 100
-        late = subscribers.find_by_email(emails[250])
-        assert subscribers.withdraw(late, "one-click")
-        db.session.commit()
-        rest = sender.drain()
-    assert rest.sent == 199
-    counts = smtp_server.handler.recipient_counts()
-    assert emails[250] not in counts and len(counts) == 299
-
-
-def test_4xx_on_a_digest_is_retried_with_backoff(smtp_app, smtp_server, clock):
+def test_4xx_replies_are_retried_with_backoff(smtp_app, smtp_server, clock):
     emails = queue_digest(smtp_app, 2)
-    smtp_server.handler.rcpt_replies[emails[0]] = "451 4.7.1 greylisted"
-    with smtp_app.app_context():
-        assert sender.drain().retrying == 1
-    del smtp_server.handler.rcpt_replies[emails[0]]
-    with smtp_app.app_context():
-        assert sender.drain().attempted == 0  # waits for its backoff
+    greylisted = emails[0]
+    smtp_server.handler.rcpt_replies[greylisted] = "451 4.7.1 greylisted, try later"
+    assert drain(smtp_app).retrying == 1
+    row = delivery_to(smtp_app, greylisted)
+    assert row.status is DeliveryStatus.RETRYING and row.attempts == 1
+    assert row.last_reply.startswith("451")
+    assert row.next_attempt_at == clock.now() + timedelta(seconds=outcomes.BACKOFF_SECONDS[0])
+    assert drain(smtp_app).attempted == 0  # waits for its backoff
     clock.advance(seconds=outcomes.BACKOFF_SECONDS[0])
-    with smtp_app.app_context():
-        assert sender.drain().sent == 1
+    drain(smtp_app)
+    row = delivery_to(smtp_app, greylisted)
+    assert row.attempts == 2
+    assert (row.next_attempt_at - clock.now()).total_seconds() == outcomes.BACKOFF_SECONDS[1]
+    del smtp_server.handler.rcpt_replies[greylisted]
+    clock.advance(seconds=outcomes.BACKOFF_SECONDS[1])
+    assert drain(smtp_app).sent == 1
     assert smtp_server.handler.recipient_counts() == dict.fromkeys(emails, 1)
+    assert delivery_to(smtp_app, greylisted).status is DeliveryStatus.SENT
+
+
+def test_temporary_failures_give_up_after_the_last_backoff(smtp_app, visitor, smtp_server, clock):
+    smtp_server.handler.data_reply = "452 4.3.1 insufficient storage"
+    visitor.sign_up("ann@example.org")
+    for delay in (0, *outcomes.BACKOFF_SECONDS):
+        clock.advance(seconds=delay)
+        drain(smtp_app)
+    row = delivery_to(smtp_app, "ann@example.org")
+    assert row.status is DeliveryStatus.FAILED
+    assert row.attempts == len(outcomes.BACKOFF_SECONDS) + 1
+
+
+def test_a_crashed_senders_mails_go_out_once_its_lease_ends_to_those_still_subscribed(
+    smtp_app, smtp_server, clock
+):
+    emails = queue_digest(smtp_app, 2)
+    with smtp_app.app_context():
+        assert len(queue.claim()) == 2  # a sender takes both mails and dies ...
+        subscribers.find_by_email(emails[0]).status = SubscriberStatus.SUSPENDED  # ... and a bounce suspends one
+        db.session.commit()
+    assert drain(smtp_app).attempted == 0  # nobody else sends them while the lease runs
+    clock.advance(seconds=smtp_app.config["SEND_LEASE_SECONDS"] + 1)
+    report = drain(smtp_app)  # taken again, and who may still have them is checked again
+    assert (report.sent, report.cancelled) == (1, 1)
+    assert smtp_server.handler.recipient_counts() == {emails[1]: 1}
 
 
 def test_the_token_bucket_paces_without_real_waiting():
@@ -323,8 +323,8 @@ def test_send_digest_on_postgresql_sends_from_several_processes_each_mail_once(p
         emails = add_readers(600)
         add_article("Neuigkeiten")
         db.session.commit()
-    command = flask_process(app, smtp_server.port, "send-digest", SEND_PROCESSES=2)
-    output, _ = command.communicate(timeout=120)
+    with flask_process(app, smtp_server.port, "send-digest", SEND_PROCESSES=2) as command:
+        output = command.finish()
     assert command.returncode == 0, output
     assert "queued 600, sent 600, failed 0" in output, output
     assert smtp_server.handler.recipient_counts() == dict.fromkeys(emails, 1)
@@ -389,8 +389,8 @@ def test_send_digest_from_several_processes_reports_a_relay_that_is_down(postgre
         add_article("Neuigkeiten")
         db.session.commit()
     smtp_server.stop()
-    command = flask_process(app, smtp_server.port, "send-digest", SEND_PROCESSES=2)
-    output, _ = command.communicate(timeout=120)
+    with flask_process(app, smtp_server.port, "send-digest", SEND_PROCESSES=2) as command:
+        output = command.finish()
     assert command.returncode == 0, output
     assert "the worker (flask worker) retries the rest" in output
     assert statuses(app) == {DeliveryStatus.RETRYING: 50}
@@ -405,8 +405,8 @@ def test_send_digest_stops_with_a_clear_error_when_the_database_fails(postgres_c
         app.config["SQLALCHEMY_DATABASE_URI"]
     )
     # One process: with several, one that reconnects in time may rightly go on alone.
-    command = flask_process(app, smtp_server.port, "send-digest", SEND_PROCESSES=1)
-    output, _ = command.communicate(timeout=120)
+    with flask_process(app, smtp_server.port, "send-digest", SEND_PROCESSES=1) as command:
+        output = command.finish()
     assert command.returncode == 1, output
     assert "the database failed while sending" in output and "Traceback" not in output
     assert 100 <= len(smtp_server.messages) < 100 + 4  # MAIL_CONCURRENCY in flight at most

@@ -18,9 +18,10 @@ import trustme
 from sqlalchemy import select
 
 from newsletter import subscribers
-from newsletter.delivery import outcomes, sender
+from newsletter.delivery import outcomes
 from newsletter.extensions import db
 from newsletter.models import Delivery, DeliveryStatus, SubscriberStatus
+from tests.support.flows import drain
 from tests.support.smtp import SMTPServer
 
 USER, PASSWORD = "newsletter", "correct horse battery staple"
@@ -90,11 +91,6 @@ def tls_relay(relays, mode: str, context: ssl.SSLContext, **options) -> tuple[SM
 
 def use_relay(app, server: SMTPServer, **settings) -> None:
     app.config.update(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port, MAIL_TIMEOUT=5, **settings)
-
-
-def drain(app) -> outcomes.SendReport:
-    with app.app_context():
-        return sender.drain()
 
 
 def delivery(app) -> Delivery:

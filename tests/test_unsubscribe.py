@@ -22,13 +22,15 @@ from newsletter.models import (
     ConsentEventType,
     Delivery,
     DeliveryStatus,
-    DigestTrigger,
+    Digest,
     Subscriber,
     SubscriberStatus,
 )
 from newsletter.models.subscriber import new_nonce
-from tests.support.factories import add_article, add_subscriber
-from tests.support.visitor import confirm_link, hidden_fields
+from tests.support.factories import add_subscriber
+from tests.support.flows import drain, preferences_path, queue_digest, sign_up_and_confirm, status_of
+from tests.support.limits import limit
+from tests.support.visitor import hidden_fields, link_in
 
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 
@@ -40,11 +42,6 @@ def ann(app) -> tuple[int, str]:
         subscriber = add_subscriber("ann@example.org")
         db.session.commit()
         return subscriber.id, f"/unsubscribe/{tokens.make_unsubscribe_token(subscriber)}"
-
-
-def status_of(app, subscriber_id: int) -> SubscriberStatus:
-    with app.app_context():
-        return db.session.get(Subscriber, subscriber_id).status
 
 
 def withdrawals(app, subscriber_id: int) -> list[str]:
@@ -66,12 +63,6 @@ def one_click(app, path: str, *, multipart: bool = False, **kwargs):
     provider = app.test_client(use_cookies=False)
     content_type = "multipart/form-data" if multipart else "application/x-www-form-urlencoded"
     return provider.post(path, data=ONE_CLICK, content_type=content_type, **kwargs)
-
-
-def preferences_path(app, subscriber_id: int) -> str:
-    with app.app_context():
-        token = tokens.make_preferences_token(db.session.get(Subscriber, subscriber_id))
-    return f"/preferences/{token}"
 
 
 def press_button(client, path: str):
@@ -155,30 +146,25 @@ def test_repeats_are_harmless_and_record_one_withdrawal(app, client, ann):
     assert withdrawals(app, subscriber_id) == ["one-click"]
 
 
-def test_withdrawing_midway_cancels_the_rest_of_the_queued_digest(smtp_config, app, smtp_server):
-    with app.app_context():
-        ids = [add_subscriber(f"{name}@example.org").id for name in ("a", "b", "c")]
-        paths = {
-            i: f"/unsubscribe/{tokens.make_unsubscribe_token(db.session.get(Subscriber, i))}"
-            for i in ids
-        }
-        add_article("Neu")
-        db.session.commit()
-        digest.build_digest(DigestTrigger.COMMAND)
-        db.session.commit()
-        assert sender.send_pending(limit=1).sent == 1  # a gets it, then c leaves
-    assert one_click(app, paths[ids[2]]).status_code == 200
-    with app.app_context():
-        assert sender.drain().sent == 1
+def test_a_withdrawal_mid_send_cancels_that_readers_mail_only(smtp_app, smtp_server):
+    emails = queue_digest(smtp_app, 30)
+    leaver = emails[25]
+    with smtp_app.app_context():
+        assert sender.send_pending(limit=10).sent == 10  # the first ten have it; then a reader further down leaves
+        path = f"/unsubscribe/{tokens.make_unsubscribe_token(subscribers.find_by_email(leaver))}"
+    assert one_click(smtp_app, path).status_code == 200
+    rest = drain(smtp_app)
+    assert (rest.sent, rest.cancelled) == (19, 0)  # the withdrawal cancelled her mail before the sender came
+    with smtp_app.app_context():
+        issue_id = db.session.execute(select(Digest.id)).scalar_one()
+        counts = digest.delivery_counts(issue_id)
         rows = db.session.execute(
-            select(Delivery.subscriber_id, Delivery.status).order_by(Delivery.id)
+            select(Subscriber.email, Delivery.status).join(Subscriber, Subscriber.id == Delivery.subscriber_id)
         ).all()
-    assert rows == [
-        (ids[0], DeliveryStatus.SENT),
-        (ids[1], DeliveryStatus.SENT),
-        (ids[2], DeliveryStatus.CANCELLED),
-    ]
-    assert [str(m["To"]) for m in smtp_server.messages] == ["a@example.org", "b@example.org"]
+    assert counts[DeliveryStatus.SENT] == 29 and counts[DeliveryStatus.CANCELLED] == 1
+    sent, cancelled = DeliveryStatus.SENT, DeliveryStatus.CANCELLED
+    assert dict(rows) == {email: cancelled if email == leaver else sent for email in emails}
+    assert smtp_server.handler.recipient_counts() == {email: 1 for email in emails if email != leaver}
 
 
 def test_invalid_tokens_get_a_clear_404(app, client, ann):
@@ -220,29 +206,15 @@ def test_an_erased_subscriber_gets_the_same_generic_answer(app, client):
 
 
 def test_an_old_unsubscribe_link_works_after_signing_up_again(app, client, visitor, outbox, clock):
-    visitor.sign_up("ann@example.org")
-    with app.app_context():
-        sender.drain()
-    visitor.confirm(confirm_link(outbox[-1]))
-    with app.app_context():
-        add_article("Erste Ausgabe")
-        db.session.commit()
-        digest.build_digest(DigestTrigger.COMMAND)
-        db.session.commit()
-        sender.drain()
-    digest_mail = outbox[-1].get_body(("plain",)).get_content()
-    path = re.search(r"https://news\.example\.org(/unsubscribe/\S+)", digest_mail).group(1)
+    sign_up_and_confirm(app, visitor, outbox, "ann@example.org")
+    queue_digest(app)
+    drain(app)
+    path = link_in(outbox[-1], "unsubscribe")  # from the digest
     assert one_click(app, path).status_code == 200
 
     clock.advance(days=90)
-    visitor.sign_up("ann@example.org")  # a new double opt-in, months later
-    with app.app_context():
-        sender.drain()
-    visitor.confirm(confirm_link(outbox[-1]))
-    with app.app_context():
-        subscriber = subscribers.find_by_email("ann@example.org")
-        assert subscriber.status is SubscriberStatus.CONFIRMED
-        subscriber_id = subscriber.id
+    subscriber_id = sign_up_and_confirm(app, visitor, outbox, "ann@example.org")  # a new double opt-in, months later
+    assert status_of(app, subscriber_id) is SubscriberStatus.CONFIRMED
 
     assert press_button(client, path).status_code == 200  # the link from the first mail
     assert status_of(app, subscriber_id) is SubscriberStatus.WITHDRAWN
@@ -295,8 +267,7 @@ def test_two_one_clicks_at_once_record_one_withdrawal(app, ann):
 
 @pytest.fixture
 def limited(config):
-    config.update(RATELIMIT_ENABLED=True, RATELIMIT_TOKEN_PAGES="2 per minute")
-    return config
+    return limit(config, TOKEN_PAGES=2)
 
 
 def test_one_click_is_never_rate_limited_but_forged_tokens_are(limited, app, ann):

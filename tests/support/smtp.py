@@ -9,10 +9,16 @@ SSLContext) offers STARTTLS on the plain port and refuses mail before it (RFC 32
 ``implicit_tls=`` speaks TLS from the first byte (SMTPS, RFC 8314); ``logins=`` (user ->
 password) offers AUTH only inside TLS and refuses mail without a successful login. Each
 accepted message records the TLS version and the login of the session that brought it.
+
+For tests with sender processes it plays a relay that answers slowly, under the test's
+control: :meth:`SMTPServer.hold_replies` keeps every DATA reply back until
+:meth:`SMTPServer.release_replies`, and the test waits for what the relay observes (messages
+received, sessions opened and closed) instead of sleeping.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -21,7 +27,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 def free_port() -> int:
@@ -64,6 +70,11 @@ class RecordingHandler:
         self.authenticated_as: list[str | None] = []
         self._lock = threading.Lock()
         self.received = threading.Condition(self._lock)
+        #: SMTP sessions (one per client connection) that began, and those that ended since
+        self.sessions_opened = 0
+        self.sessions_closed = 0
+        self._holding = False
+        self._held: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
@@ -105,7 +116,40 @@ class RecordingHandler:
             count = len(self.messages)
         if self.on_message is not None:
             self.on_message(count)  # before the reply: the client still waits for it
+        await self._reply_allowed()
         return "250 2.0.0 accepted"
+
+    def hold_replies(self) -> None:
+        """Keep every DATA reply back from now on (any thread, ``on_message`` included)."""
+        with self._lock:
+            self._holding = True
+
+    def release_replies(self) -> None:
+        """Give the replies held back, and answer at once again."""
+        with self._lock:
+            self._holding = False
+            held, self._held = self._held, []
+        for loop, waiter in held:
+            loop.call_soon_threadsafe(_resolve, waiter)
+
+    async def _reply_allowed(self) -> None:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if not self._holding:
+                return
+            waiter = loop.create_future()
+            self._held.append((loop, waiter))
+        await waiter
+
+    def session_opened(self) -> None:
+        with self.received:
+            self.sessions_opened += 1
+            self.received.notify_all()
+
+    def session_closed(self) -> None:
+        with self.received:
+            self.sessions_closed += 1
+            self.received.notify_all()
 
     def authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
         """aiosmtpd's ``authenticator``: the users and passwords in :attr:`logins`."""
@@ -127,6 +171,31 @@ class RecordingHandler:
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["To"] and address in str(m["To"])]
+
+
+def _resolve(waiter: asyncio.Future) -> None:
+    if not waiter.done():  # a session that ended meanwhile cancelled it
+        waiter.set_result(None)
+
+
+class _Session(SMTP):
+    """aiosmtpd's SMTP session, telling the handler when the client connection begins and ends
+    (a STARTTLS upgrade makes the connection anew on the same session: counted once)."""
+
+    def connection_made(self, transport) -> None:
+        new = self.transport is None
+        super().connection_made(transport)
+        if new:
+            self.event_handler.session_opened()
+
+    def connection_lost(self, error) -> None:
+        super().connection_lost(error)
+        self.event_handler.session_closed()
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _Session(self.handler, **self.SMTP_kwargs)
 
 
 class SMTPServer:
@@ -161,16 +230,42 @@ class SMTPServer:
             # AUTH only inside TLS; aiosmtpd counts only STARTTLS as such, while behind implicit TLS
             # every session is encrypted from the start. (MAIL without a login: see handle_MAIL.)
             options.update(authenticator=self.handler.authenticate, auth_require_tls=self._implicit_tls is None)
-        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **options)
+        self._controller = _Controller(self.handler, hostname="127.0.0.1", port=self.port, **options)
         self._controller.start()
 
     def stop(self) -> None:
         if self._controller is not None:
+            self.handler.release_replies()
             self._controller.stop()
             self._controller = None
 
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[EmailMessage]:
-        """Block until ``count`` messages arrived (for mail sent by another process)."""
-        with self.handler.received:
-            self.handler.received.wait_for(lambda: len(self.handler.messages) >= count, timeout)
+    def hold_replies(self) -> None:
+        """From now on, answer no message until :meth:`release_replies` (see the module)."""
+        self.handler.hold_replies()
+
+    def release_replies(self) -> None:
+        self.handler.release_replies()
+
+    def wait_for(self, count: int, timeout: float = 60.0) -> list[EmailMessage]:
+        """Block until ``count`` messages arrived (for mail sent by another thread or process);
+        the timeout only keeps a broken test from hanging."""
+        self._wait_until(lambda: len(self.handler.messages) >= count, f"{count} messages", timeout)
         return self.handler.messages
+
+    def wait_for_sessions(self, count: int, timeout: float = 60.0) -> None:
+        """Block until ``count`` SMTP sessions have begun since the start."""
+        self._wait_until(lambda: self.handler.sessions_opened >= count, f"{count} sessions", timeout)
+
+    def wait_until_idle(self, timeout: float = 60.0) -> None:
+        """Block until every session that began has ended: once a client is gone (killed, say),
+        nothing more of what it sent can still arrive."""
+        handler = self.handler
+        self._wait_until(lambda: handler.sessions_closed == handler.sessions_opened, "no open session", timeout)
+
+    def _wait_until(self, condition: Callable[[], bool], what: str, timeout: float) -> None:
+        with self.handler.received:
+            reached = self.handler.received.wait_for(condition, timeout)
+        assert reached, (
+            f"the relay did not reach {what} within {timeout} s: {len(self.handler.messages)} messages, "
+            f"{self.handler.sessions_opened} sessions opened, {self.handler.sessions_closed} closed"
+        )
