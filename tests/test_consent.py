@@ -6,7 +6,7 @@ import hashlib
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from newsletter import consent, evidence, subscribers
 from newsletter.extensions import db
@@ -24,23 +24,6 @@ def test_every_wording_is_kept_as_a_version_with_its_sha256(app, client):
         assert [v.language for v in versions] == ["de", "en"]
         for version in versions:
             assert version.sha256 == hashlib.sha256(version.text.encode()).hexdigest()
-
-
-def test_changing_the_statement_makes_a_new_version_and_old_events_keep_theirs(app, client, outbox):
-    sign_up_and_confirm(app, Visitor(client), outbox, "first@example.org")
-    app.config["CONSENT_TEXT"] = {
-        "de": "Mit „{button}“ abonniere ich den Newsletter von {site_name}. Widerruf jederzeit."
-    }
-    page = client.get("/").get_data(as_text=True)
-    assert "Mit „Abschicken“ abonniere ich den Newsletter von Beispiel Verlag." in page
-    sign_up_and_confirm(app, Visitor(client), outbox, "second@example.org")
-    with app.app_context():
-        first = consent.evidence(subscribers.find_by_email("first@example.org"))
-        second = consent.evidence(subscribers.find_by_email("second@example.org"))
-        assert db.session.execute(select(func.count()).select_from(ConsentText)).scalar_one() == 2
-    assert "Produktneuigkeiten" in first["events"][0]["consent_text"]["text"]
-    assert second["events"][0]["consent_text"]["text"].startswith("Mit „Abschicken“ abonniere")
-    assert first["events"][0]["consent_text"]["sha256"] != second["events"][0]["consent_text"]["sha256"]
 
 
 def test_export_has_the_spec_shape(app, visitor, outbox, runner, clock):

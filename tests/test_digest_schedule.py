@@ -167,7 +167,11 @@ def test_the_worker_registers_the_digest_on_its_schedule_and_catches_up_at_start
     add_news(app, "Während der Pause")
     background = BackgroundScheduler(timezone="Europe/Berlin")
     scheduler.add_jobs(app, background)
-    job = next(job for job in background.get_jobs() if job.id == "digest")
+    jobs = background.get_jobs()
+    assert {job.id for job in jobs} >= {"send-mail", "digest", "purge"}
+    for job in jobs:  # a late run is never repeated for each time it missed, nor run twice at once
+        assert job.coalesce is True and job.max_instances == 1
+    job = next(job for job in jobs if job.id == "digest")
     assert str(job.trigger.timezone) == "Europe/Berlin"
     assert (
         str(job.trigger.fields[4]) == "*" and str(job.trigger.fields[5]) == "7"
@@ -183,6 +187,12 @@ def test_the_worker_registers_the_digest_on_its_schedule_and_catches_up_at_start
 
 
 def test_sunday_in_the_schedule_means_sunday(berlin_daily, app, clock):
+    trigger = crontab.cron_trigger("0 7 * * 0", "Europe/Berlin")
+    # 2026-03-02 is a Monday; the next Sunday 07:00 in Berlin is 2026-03-08 06:00 UTC.
+    fire = trigger.get_next_fire_time(None, datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    assert fire.weekday() == 6 and fire.hour == 7
+    assert fire.astimezone(UTC) == datetime(2026, 3, 8, 6, 0, tzinfo=UTC)
+    # ... and the job run on Monday serves the Sunday before.
     app.config["DIGEST_SCHEDULE"] = "0 7 * * 0"
     with app.app_context():
         add_article("Wochenende")

@@ -214,8 +214,14 @@ def test_a_changed_statement_is_a_new_version_and_old_events_keep_theirs(
         assert new.first_shown_at == new.last_shown_at == clock.now()
         ann = consent.history(subscribers.find_by_email("ann@example.org"))
         bob = consent.history(subscribers.find_by_email("bob@example.org"))
+        exported = [consent.evidence(subscribers.find_by_email(f"{name}@example.org")) for name in ("ann", "bob")]
     assert [(e.type, e.consent_text_id) for e in ann] == [("requested", old.id), ("confirmed", old.id)]
     assert [e.consent_text_id for e in bob] == [new.id]
+    # The export shows each reader the wording she agreed to, with its SHA-256.
+    ann_wording, bob_wording = (export["events"][0]["consent_text"] for export in exported)
+    assert "Produktneuigkeiten" in ann_wording["text"]
+    assert bob_wording["text"].startswith("Ja, Beispiel Verlag darf mir per E-Mail schreiben")
+    assert ann_wording["sha256"] != bob_wording["sha256"]
     assert verify(runner).exit_code == 0
 
 

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
 from newsletter import create_app, crontab, scheduler
-from newsletter.clock import Clock
 from newsletter.extensions import db
 from newsletter.models import Delivery, DeliveryStatus, JobRun
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.clocks import start_at_the_wall_clock
+from tests.support.processes import flask_process
 
 
 def test_embedded_worker_starts_once_on_the_first_request_only(config, tmp_path, clock):
@@ -55,15 +48,6 @@ def test_embedded_worker_is_off_outside_debug_by_default(config, tmp_path, clock
         db.engine.dispose()
 
 
-def test_jobs_use_coalescing_and_one_instance(app):
-    background = BackgroundScheduler()
-    scheduler.add_jobs(app, background)
-    jobs = background.get_jobs()
-    assert {job.id for job in jobs} >= {"send-mail", "digest", "purge"}
-    for job in jobs:
-        assert job.coalesce is True and job.max_instances == 1
-
-
 def test_run_once_claims_each_due_time_once(app):
     due = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
     calls = []
@@ -95,14 +79,6 @@ def test_crontab_weekdays_count_from_sunday(line, expected_weekdays):
     assert str(trigger.fields[4]) == expected_weekdays
 
 
-def test_crontab_sunday_fires_on_sunday_in_the_configured_zone():
-    trigger = crontab.cron_trigger("0 7 * * 0", "Europe/Berlin")
-    # 2026-03-02 is a Monday; the next Sunday 07:00 in Berlin is 2026-03-08 06:00 UTC.
-    fire = trigger.get_next_fire_time(None, datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
-    assert fire.weekday() == 6 and fire.hour == 7
-    assert fire.astimezone(UTC) == datetime(2026, 3, 8, 6, 0, tzinfo=UTC)
-
-
 @pytest.mark.parametrize("line", ["0 7 * *", "0 7 * * 8", "0 7 * * 3-1"])
 def test_bad_crontab_lines_are_refused(line):
     with pytest.raises(ValueError):
@@ -112,27 +88,12 @@ def test_bad_crontab_lines_are_refused(line):
 def test_worker_process_sends_queued_mail_and_stops_cleanly_on_sigterm(smtp_config, app, visitor, smtp_server, clock):
     # The worker process runs on the wall clock; its start-up purge would delete a sign-up
     # dated at the frozen test time as long unconfirmed.
-    clock.set(Clock().now())
+    start_at_the_wall_clock(clock)
     visitor.sign_up("ann@example.org")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSLETTER_", "FLASK_"))}
-    env.update(
-        NEWSLETTER_SECRET_KEY=app.config["SECRET_KEY"],
-        NEWSLETTER_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
-        NEWSLETTER_INSTANCE_PATH=app.instance_path,
-        NEWSLETTER_MAIL_BACKEND="smtp",
-        NEWSLETTER_MAIL_SERVER="127.0.0.1",
-        NEWSLETTER_MAIL_PORT=str(smtp_server.port),
-        NEWSLETTER_SEND_INTERVAL_SECONDS="0.2",
-    )
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        messages = smtp_server.wait_for(1, timeout=30)
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        output, _ = worker.communicate(timeout=30)
+    with flask_process(app, smtp_server.port, "worker") as worker:
+        messages = smtp_server.wait_for(1)
+        worker.terminate()
+        output = worker.finish()
     assert len(messages) == 1, output
     assert worker.returncode == 0, output
     assert "Traceback" not in output
