@@ -14,7 +14,15 @@ from newsletter.extensions import db
 from newsletter.models import Delivery, MailKind, Subscriber, SubscriberStatus
 from newsletter.models.subscriber import new_nonce
 from tests.support.factories import add_subscriber
-from tests.support.flows import drain, preferences_path, queue_digest, sign_up, sign_up_and_confirm, status_of
+from tests.support.flows import (
+    drain,
+    preferences_path,
+    queue_digest,
+    sign_up,
+    sign_up_and_confirm,
+    status_of,
+    withdrawals,
+)
 from tests.support.limits import limit
 from tests.support.visitor import Visitor, hidden_fields, link_in
 
@@ -32,14 +40,28 @@ def test_the_confirmation_page_links_to_the_preferences(app, visitor, outbox):
 
 
 def test_page_shows_status_consent_wording_and_what_can_be_done(app, client, ann, clock):
-    html = client.get(preferences_path(app, ann)).get_data(as_text=True)
+    path = preferences_path(app, ann)
+    page = client.get(path)
+    assert page.status_code == 200
+    assert "no-store" in page.headers["Cache-Control"]
+    html = page.get_data(as_text=True)
     assert "ann@example.org" in html
     assert "2. März 2026" in html  # subscribed since, and consent given on
     assert "09:00:00 MEZ" in html  # the moment of consent, in TIMEZONE
     assert "willige ich ein, dass Beispiel Verlag mir Produktneuigkeiten" in html  # the wording agreed to
-    assert f'href="{preferences_path(app, ann)}/data.json"' in html
-    assert f'href="{preferences_path(app, ann)}/erase"' in html
+    assert f'href="{path}/data.json"' in html
+    assert f'href="{path}/erase"' in html
     assert html.count("<form") == 1  # unsubscribing; erasure asks first on a page of its own
+    action = re.search(r'<form method="post" action="([^"]+)"', html).group(1)
+    assert action.startswith("/unsubscribe/")
+    assert status_of(app, ann) is SubscriberStatus.CONFIRMED  # looking changes nothing
+
+    assert client.post(action, data=hidden_fields(html)).status_code == 200
+    assert status_of(app, ann) is SubscriberStatus.WITHDRAWN
+    assert withdrawals(app, ann) == ["link"]
+    after = client.get(path)
+    assert after.status_code == 200 and "<form" not in after.get_data(as_text=True)
+    assert 'href="/subscribe"' in after.get_data(as_text=True)
 
 
 def test_pending_sign_ups_see_the_request_and_no_unsubscribe_button(app, client):

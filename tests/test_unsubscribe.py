@@ -18,17 +18,14 @@ from newsletter import digest, subscribers, tokens
 from newsletter.delivery import sender
 from newsletter.extensions import db
 from newsletter.models import (
-    ConsentEvent,
-    ConsentEventType,
     Delivery,
     DeliveryStatus,
     Digest,
     Subscriber,
     SubscriberStatus,
 )
-from newsletter.models.subscriber import new_nonce
 from tests.support.factories import add_subscriber
-from tests.support.flows import drain, preferences_path, queue_digest, sign_up_and_confirm, status_of
+from tests.support.flows import drain, queue_digest, sign_up_and_confirm, status_of, withdrawals
 from tests.support.limits import limit
 from tests.support.visitor import hidden_fields, link_in
 
@@ -42,20 +39,6 @@ def ann(app) -> tuple[int, str]:
         subscriber = add_subscriber("ann@example.org")
         db.session.commit()
         return subscriber.id, f"/unsubscribe/{tokens.make_unsubscribe_token(subscriber)}"
-
-
-def withdrawals(app, subscriber_id: int) -> list[str]:
-    """The channels of the subscriber's `withdrawn` events."""
-    with app.app_context():
-        return [
-            str(event.channel)
-            for event in db.session.execute(
-                select(ConsentEvent).where(
-                    ConsentEvent.subscriber_id == subscriber_id,
-                    ConsentEvent.type == ConsentEventType.WITHDRAWN,
-                )
-            ).scalars()
-        ]
 
 
 def one_click(app, path: str, *, multipart: bool = False, **kwargs):
@@ -281,38 +264,3 @@ def test_one_click_is_never_rate_limited_but_forged_tokens_are(limited, app, ann
         404,
         429,
     ]
-
-
-def test_preferences_show_the_status_and_a_button_to_leave(app, client, ann):
-    subscriber_id, _path = ann
-    path = preferences_path(app, subscriber_id)
-    page = client.get(path)
-    assert page.status_code == 200
-    assert "no-store" in page.headers["Cache-Control"]
-    html = page.get_data(as_text=True)
-    assert "ann@example.org" in html and "2. März 2026" in html
-    action = re.search(r'<form method="post" action="([^"]+)"', html).group(1)
-    assert action.startswith("/unsubscribe/")
-    assert status_of(app, subscriber_id) is SubscriberStatus.CONFIRMED  # looking changes nothing
-
-    assert client.post(action, data=hidden_fields(html)).status_code == 200
-    assert status_of(app, subscriber_id) is SubscriberStatus.WITHDRAWN
-    assert withdrawals(app, subscriber_id) == ["link"]
-    after = client.get(path)
-    assert after.status_code == 200 and "<form" not in after.get_data(as_text=True)
-    assert 'href="/subscribe"' in after.get_data(as_text=True)
-
-
-def test_preferences_links_expire_and_can_be_revoked(app, client, ann, clock):
-    subscriber_id, _path = ann
-    path = preferences_path(app, subscriber_id)
-    clock.advance(days=app.config["PREFERENCES_MAX_AGE_DAYS"], seconds=1)
-    expired = client.get(path)
-    assert expired.status_code == 410 and "abgelaufen" in expired.get_data(as_text=True)
-    clock.advance(days=-2)
-    assert client.get(path).status_code == 200
-    with app.app_context():
-        db.session.get(Subscriber, subscriber_id).access_nonce = new_nonce()
-        db.session.commit()
-    assert client.get(path).status_code == 410
-    assert client.get("/preferences/garbage").status_code == 404

@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Flask
+from sqlalchemy import select
 
 from newsletter import consent, digest, subscribers, tokens
 from newsletter.delivery import outcomes, sender
 from newsletter.extensions import db
-from newsletter.models import DigestTrigger, Subscriber, SubscriberStatus
+from newsletter.models import ConsentEvent, ConsentEventType, DigestTrigger, Subscriber, SubscriberStatus
 from tests.support.factories import add_article
 from tests.support.visitor import Visitor, confirm_link
 
@@ -48,6 +49,20 @@ def subscriber_id(app: Flask, email: str) -> int:
 def status_of(app: Flask, subscriber_id: int) -> SubscriberStatus:
     with app.app_context():
         return db.session.get(Subscriber, subscriber_id).status
+
+
+def withdrawals(app: Flask, subscriber_id: int) -> list[str]:
+    """The channels of the subscriber's `withdrawn` events."""
+    with app.app_context():
+        return [
+            str(event.channel)
+            for event in db.session.execute(
+                select(ConsentEvent).where(
+                    ConsentEvent.subscriber_id == subscriber_id,
+                    ConsentEvent.type == ConsentEventType.WITHDRAWN,
+                )
+            ).scalars()
+        ]
 
 
 def preferences_path(app: Flask, subscriber_id: int) -> str:
