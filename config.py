@@ -84,7 +84,9 @@ class Config:
     #: version with its SHA-256 (SPEC §7).
     CONSENT_TEXT: dict[str, str] | None = None
 
-    #: Per-client limits on public forms (Flask-Limiter); 429 past them.
+    #: Per-client limits on public forms (Flask-Limiter); 429 past them. ``memory://`` keeps
+    #: them per process: with several web workers (gunicorn -w 4) each counts on its own, so
+    #: production names a shared store, ``redis://host:6379``.
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_SUBSCRIBE = "5 per minute; 30 per hour"
@@ -97,6 +99,13 @@ class Config:
     RATELIMIT_ADMIN_LOGIN_IP = "10 per 15 minutes"
     RATELIMIT_ADMIN_LOGIN_EMAIL = "5 per 15 minutes"
     RATELIMIT_HEADERS_ENABLED = False
+
+    #: How many reverse proxies in front are trusted for X-Forwarded-For / X-Forwarded-Proto
+    #: (Werkzeug ProxyFix). Set exactly the number of proxies that append to the header (1 for
+    #: one nginx): the evidence and every per-client limit then use the client's address, and
+    #: URLs built for the request see https. 0 ignores the headers (a client can forge them).
+    PROXY_FIX_X_FOR = 0
+    PROXY_FIX_X_PROTO = 0
 
     #: Languages offered; the first is the default.
     LANGUAGES = ["de", "en"]

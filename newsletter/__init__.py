@@ -36,16 +36,18 @@ def create_app(
     os.makedirs(app.instance_path, exist_ok=True)  # SQLite and the outbox folder live here
     settings.load(app, config)
 
-    from . import cli, extensions, models, scheduler  # noqa: F401  (models register tables)
+    from . import cli, extensions, models, requestinfo, scheduler, security_headers  # noqa: F401  (models: tables)
     from .admin import bp as admin_bp
     from .views import errors, public
 
     clock.init_app(app, clock_)
+    requestinfo.init_app(app)
     extensions.init_app(app)
     transports.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(admin_bp)
     errors.init_app(app)
+    security_headers.init_app(app)
     cli.init_app(app)
     scheduler.init_app(app)
     return app

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, request
 from flask_babel import Babel, get_locale
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
 from .paths import MIGRATIONS
+from .requestinfo import client_key
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -29,11 +31,13 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+logger = logging.getLogger(__name__)
+
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+limiter = Limiter(key_func=client_key, default_limits=[])
 login_manager = LoginManager()
 
 
@@ -54,6 +58,18 @@ def select_locale() -> str:
     return request.accept_languages.best_match(languages, default=languages[0])
 
 
+def _warn_if_limits_are_per_process(app: Flask) -> None:
+    """In memory, each web process counts on its own: gunicorn -w 4 lets a client four times through."""
+    uri = str(app.config["RATELIMIT_STORAGE_URI"])
+    if app.config["RATELIMIT_ENABLED"] and uri.startswith("memory://") and not (app.debug or app.testing):
+        logger.warning(
+            "RATELIMIT_STORAGE_URI is %s: every web process keeps its own per-client limits, so with"
+            " several workers a client gets that many times the limit. Set NEWSLETTER_RATELIMIT_STORAGE_URI"
+            " to a store the processes share, e.g. redis://127.0.0.1:6379 (README, Running in production).",
+            uri,
+        )
+
+
 def init_app(app: Flask) -> None:
     from .paths import TRANSLATIONS
 
@@ -69,6 +85,7 @@ def init_app(app: Flask) -> None:
         default_timezone=app.config["TIMEZONE"],
     )
     limiter.init_app(app)
+    _warn_if_limits_are_per_process(app)
     login_manager.init_app(app)
     app.jinja_env.globals["get_locale"] = get_locale
 

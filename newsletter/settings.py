@@ -44,6 +44,8 @@ _TYPED_KEYS: dict[str, tuple[type, ...]] = {
     "EVIDENCE_RETENTION_DAYS": (int, float),
     "ADMIN_SESSION_IDLE_MINUTES": (int, float),
     "RATELIMIT_ENABLED": (bool,),
+    "PROXY_FIX_X_FOR": (int,),
+    "PROXY_FIX_X_PROTO": (int,),
     "SESSION_COOKIE_SECURE": (bool,),
     "SECRET_KEY_FALLBACKS": (list,),
     "CONSENT_TEXT": (dict, type(None)),
@@ -113,6 +115,9 @@ def validate(app: Flask) -> None:
     for key in _POSITIVE_KEYS:
         if config[key] <= 0:
             raise ConfigError(f"{key} must be greater than 0, got {config[key]!r}")
+    for key in ("PROXY_FIX_X_FOR", "PROXY_FIX_X_PROTO"):
+        if config[key] < 0:
+            raise ConfigError(f"{key} must be the number of trusted proxies in front, 0 or more, got {config[key]!r}")
     for key in _LIMIT_KEYS:
         try:
             parse_limit(config[key])

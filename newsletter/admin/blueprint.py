@@ -1,33 +1,27 @@
-"""The admin area's blueprint: every page never cached, never framed, nothing foreign loaded,
-and a missing record shown inside the admin layout. Who may see the pages is decided in
-:mod:`.auth`."""
+"""The admin area's blueprint: every page never cached, never framed, nothing foreign loaded
+(the headers every page gets, :mod:`newsletter.security_headers`, with a wider style and image
+policy), and a missing record shown inside the admin layout. Who may see the pages is decided
+in :mod:`.auth`."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, render_template
 from flask_babel import gettext as _
 
+from ..security_headers import blueprint_policy
 from . import formatting
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-#: Admin pages load nothing from elsewhere; the digest preview (a sandboxed srcdoc frame,
-#: which inherits this policy) needs inline styles and may show images of the articles.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: https: http:; frame-src 'self'; frame-ancestors 'none'; "
-    "form-action 'self'; base-uri 'none'; object-src 'none'"
-)
+#: The digest preview (a sandboxed srcdoc frame, which inherits the policy) needs inline
+#: styles and may show images of the articles; the evidence print page has its own <style>.
+blueprint_policy(bp, style_src="'self' 'unsafe-inline'", img_src="'self' data: https: http:", frame_src="'self'")
 
 
 @bp.after_request
 def protect(response: Response) -> Response:
-    """Admin pages hold personal data: never cached, never framed, nothing foreign loaded."""
+    """Admin pages hold personal data: never cached (never framed: :mod:`newsletter.security_headers`)."""
     response.headers["Cache-Control"] = "no-store"
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
     return response
 
 

@@ -198,7 +198,6 @@ def preferences_download(token: str):
         headers={
             **_NO_STORE,
             "Content-Disposition": 'attachment; filename="newsletter-data.json"',
-            "X-Content-Type-Options": "nosniff",
         },
     )
 

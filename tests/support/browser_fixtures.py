@@ -34,18 +34,28 @@ def live_server(app):
 @pytest.fixture
 def new_page(chromium):
     """``new_page(locale, viewport=..., base_url=...)``: a page in a fresh browser context
-    (own cookies). Contexts close at the end of the test, before any live server stops."""
+    (own cookies). Contexts close at the end of the test, before any live server stops.
+
+    Whatever the pages' Content-Security-Policy refused (Chromium says so on the console) fails
+    the test: the pages must work under the policy they are served with."""
     contexts = []
+    refused: list[str] = []
+
+    def note_refusal(message) -> None:
+        if "Content Security Policy" in message.text:
+            refused.append(f"{message.page.url if message.page else '?'}: {message.text}")
 
     def new_page(locale: str, viewport: dict | None = None, base_url: str | None = None):
         context = chromium.new_context(locale=locale, viewport=viewport or DESKTOP_VIEWPORT, base_url=base_url)
         context.set_default_timeout(5_000)
+        context.on("console", note_refusal)
         contexts.append(context)
         return context.new_page()
 
     yield new_page
     for context in contexts:
         context.close()
+    assert not refused, "refused by the Content-Security-Policy:\n" + "\n".join(refused)
 
 
 @pytest.fixture
