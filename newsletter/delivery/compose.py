@@ -167,14 +167,14 @@ class _FillableText:
         )
 
 
-def _rewrap(text: str) -> str:
+def _rewrap(text: str, slots: Slots | None = None) -> str:
     """Wrap lines longer than TEXT_WIDTH (a template's long paragraph, or one a filled-in value
-    made longer); lines with a URL stay whole."""
+    made longer); lines with a URL stay whole, and so do lines with a slot (wrapped once filled)."""
     lines = text.split("\n")
     if max(map(len, lines)) <= TEXT_WIDTH:
         return text
     return "\n".join(
-        line if len(line) <= TEXT_WIDTH or "://" in line
+        line if len(line) <= TEXT_WIDTH or "://" in line or (slots is not None and slots.pattern.search(line))
         else textwrap.fill(line, TEXT_WIDTH, break_long_words=False, break_on_hyphens=False)
         for line in lines
     )
@@ -199,7 +199,10 @@ def render(name: str, locale: str, *, slots: Slots | None = None, **context) -> 
         text = render_template(f"email/{name}.txt", **context)
         html = render_template(f"email/{name}.html", locale=locale, **context)
     return Content(
-        subject=" ".join(subject.split()), text=_rewrap(text.strip() + "\n"), html=_inliner.inline(html), slots=slots
+        subject=" ".join(subject.split()),
+        text=_rewrap(text.strip() + "\n", slots),
+        html=_inliner.inline(html),
+        slots=slots,
     )
 
 
