@@ -12,8 +12,9 @@ class Config:
     #: signed with them keep working after a rotation.
     SECRET_KEY = "dev-insecure-change-me"
     SECRET_KEY_FALLBACKS: list[str] = []
-    #: Keys the suppression list's hashes (HMAC). Set once, never rotate; None derives one
-    #: from SECRET_KEY (then rotating SECRET_KEY forgets the list).
+    #: Keys the suppression list's hashes (HMAC). None: a key generated once and stored with
+    #: the data (table instance_secret), so rotating SECRET_KEY forgets no erasure. Set it to
+    #: keep the key outside the database; never change it then: a new key forgets the list.
     SUPPRESSION_KEY: str | None = None
 
     #: None means ``sqlite:///<instance>/newsletter.db``.

@@ -4,7 +4,9 @@ The sign-up form and the preferences-link form send mail to whatever address is 
 cap per address and 24 hours keeps them from being used to flood someone's inbox, whatever
 the client (COMPLIANCE item 40). Each kind of mail counts under a keyed hash of its own
 (:class:`~newsletter.models.DoiSend` rows), so no address is stored; the rows are purged
-after 24 hours (:mod:`newsletter.retention`).
+after 24 hours (:mod:`newsletter.retention`). The hashes are keyed by SECRET_KEY: rotating it
+starts every count afresh once, which costs at most one more cap's worth of mail per address
+in those 24 hours (unlike the suppression list, whose key must outlive the data).
 """
 
 from __future__ import annotations

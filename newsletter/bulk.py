@@ -14,9 +14,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Table, text
+from sqlalchemy import Insert, Table, text
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .extensions import db
+
+
+def insert_or_ignore(table: Table) -> Insert:
+    """An INSERT into ``table`` that skips each row whose key is taken already (the row there
+    stays as it is); its rowcount says how many went in."""
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
 
 
 def can_copy() -> bool:

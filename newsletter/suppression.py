@@ -2,8 +2,10 @@
 
 An erased address leaves nothing but ``HMAC(SUPPRESSION_KEY, address)`` here, so imports and
 admins cannot bring it back; only the person signing up anew through the form (double opt-in)
-lifts it. SUPPRESSION_KEY should be set once and never rotated: a new key forgets the list.
-Without it, a key is derived from SECRET_KEY.
+lifts it. The key must outlive the list: SUPPRESSION_KEY when set (set once, never change it:
+a new key forgets the list); otherwise a random key generated on the first suppression and
+stored with the data (:mod:`.instance_secrets`), so rotating SECRET_KEY forgets nothing.
+Databases from before that keep the key their list was made with (migration 0003).
 """
 
 from __future__ import annotations
@@ -14,30 +16,41 @@ import hmac
 from flask import current_app
 from sqlalchemy import delete, select
 
-from . import clock
+from . import clock, instance_secrets
 from .extensions import db
 from .models import Suppression
 
+#: The name of the generated key in ``instance_secret``.
+KEY_NAME = "suppression-key"
 
-def _key() -> bytes:
+
+def _key(*, create: bool) -> bytes | None:
+    """The list's HMAC key; None when none was ever generated (then the list is empty)."""
     configured = current_app.config.get("SUPPRESSION_KEY")
     if configured:
         return str(configured).encode()
-    return hmac.new(str(current_app.config["SECRET_KEY"]).encode(), b"suppression", hashlib.sha256).digest()
+    stored = instance_secrets.get_or_create(KEY_NAME) if create else instance_secrets.get(KEY_NAME)
+    return None if stored is None else bytes.fromhex(stored)
 
 
 def address_hash(email: str) -> str:
-    return hmac.new(_key(), email.encode(), hashlib.sha256).hexdigest()
+    return _hash(_key(create=True), email)
+
+
+def _hash(key: bytes, email: str) -> str:
+    return hmac.new(key, email.encode(), hashlib.sha256).hexdigest()
 
 
 def is_suppressed(email: str) -> bool:
-    found = db.session.execute(select(Suppression.id).filter_by(address_hash=address_hash(email))).first()
-    return found is not None
+    return bool(suppressed_among([email]))
 
 
 def suppressed_among(emails: list[str]) -> set[str]:
     """The addresses of ``emails`` that are on the list (one query)."""
-    by_hash = {address_hash(email): email for email in emails}
+    key = _key(create=False)
+    if key is None:  # no key yet: nothing was ever suppressed with one
+        return set()
+    by_hash = {_hash(key, email): email for email in emails}
     found = db.session.execute(
         select(Suppression.address_hash).where(Suppression.address_hash.in_(list(by_hash)))
     ).scalars()
@@ -53,4 +66,6 @@ def suppress(email: str, reason: str) -> None:
 
 def lift(email: str) -> None:
     """Take ``email`` off the list: only for a new, confirmed double opt-in."""
-    db.session.execute(delete(Suppression).where(Suppression.address_hash == address_hash(email)))
+    key = _key(create=False)
+    if key is not None:
+        db.session.execute(delete(Suppression).where(Suppression.address_hash == _hash(key, email)))

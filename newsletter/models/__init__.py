@@ -6,6 +6,7 @@ from .consent import ConsentChannel, ConsentEvent, ConsentEventType, ConsentText
 from .delivery import OPEN_STATUSES, Delivery, DeliveryStatus, MailKind
 from .digest import Digest, DigestTrigger
 from .job import JobRun
+from .secret import InstanceSecret
 from .subscriber import Subscriber, SubscriberStatus
 from .suppression import Suppression
 from .throttle import AdminLoginAttempt, DoiSend
@@ -20,6 +21,7 @@ __all__ = [
     "Digest",
     "DigestTrigger",
     "Feed",
+    "InstanceSecret",
     "Suppression",
     "ConsentChannel",
     "ConsentEvent",
