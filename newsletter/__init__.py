@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import clock, settings
+from . import clock, inputs, settings
 from .delivery import transports
 from .paths import TEMPLATES
 
@@ -41,6 +41,7 @@ def create_app(
     from .views import errors, public
 
     clock.init_app(app, clock_)
+    inputs.init_app(app)  # before the extensions and blueprints: see there
     requestinfo.init_app(app)
     extensions.init_app(app)
     transports.init_app(app)

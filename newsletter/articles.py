@@ -101,7 +101,10 @@ def clean_url(url: str | None, *, field: str = "url") -> str:
         raise ArticleError(field, f"the URL is longer than {MAX_URL_LENGTH} characters")
     if any(char.isspace() or _TITLE_FORBIDDEN.match(char) for char in url):
         raise ArticleError(field, "the URL must not contain spaces or control characters")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)  # ValueError for a bracket left open: "https://[::1"
+    except ValueError as exc:
+        raise ArticleError(field, f"the URL {url!r} cannot be read") from exc
     if parts.scheme.lower() not in ("http", "https"):
         raise ArticleError(field, f"the URL must start with http:// or https://, got {url!r}")
     try:
@@ -145,11 +148,16 @@ def sanitise_html(html: str | None) -> str | None:
 
 
 def clean_published_at(published_at: datetime | None) -> datetime | None:
-    """The time in UTC; a time without zone is refused (its meaning would be a guess)."""
+    """The time in UTC; a time without zone is refused (its meaning would be a guess), and so
+    is one beyond the years the service can hold (:func:`newsletter.clock.holdable`)."""
     if published_at is None:
         return None
     if published_at.tzinfo is None or published_at.utcoffset() is None:
         raise ArticleError("published_at", "the publication time needs a time zone")
+    if not clock.holdable(published_at):
+        raise ArticleError(
+            "published_at", f"the publication time must lie between {clock.EARLIEST_YEAR} and {clock.LATEST_YEAR}"
+        )
     return published_at.astimezone(UTC)
 
 

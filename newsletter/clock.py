@@ -31,6 +31,18 @@ class FrozenClock(Clock):
         self._now = moment.astimezone(UTC)
 
 
+#: The years a time from outside may name (a form, a feed, an import). Python's datetime ends
+#: at years 1 and 9999, and moving a time near either end into another zone overflows; these
+#: bounds leave room for any zone, and every database and formatting here holds them.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2999
+
+
+def holdable(moment: datetime) -> bool:
+    """Whether ``moment`` (naive or aware) lies within EARLIEST_YEAR to LATEST_YEAR."""
+    return EARLIEST_YEAR <= moment.year <= LATEST_YEAR
+
+
 def init_app(app, clock: Clock | None = None) -> None:
     app.extensions["clock"] = clock or Clock()
 

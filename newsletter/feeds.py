@@ -439,13 +439,15 @@ def _first(items):
 
 
 def _time(parsed: time.struct_time | None) -> datetime | None:
-    """feedparser's UTC struct_time as an aware datetime; None if absent or impossible."""
+    """feedparser's UTC struct_time as an aware datetime; None if absent, impossible or
+    beyond the years the service holds (then the entry counts as published now)."""
     if parsed is None:
         return None
     try:
-        return datetime(*parsed[:6], tzinfo=UTC)
+        moment = datetime(*parsed[:6], tzinfo=UTC)
     except (TypeError, ValueError):
         return None
+    return moment if clock.holdable(moment) else None
 
 
 def _fits(value: str | None, length: int) -> str | None:

@@ -124,6 +124,8 @@ def _parse_time(value: str, column: str, zone: ZoneInfo, latest: datetime) -> da
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{column} {value!r} is not an ISO 8601 time") from None
+    if not clock.holdable(moment):
+        raise ValueError(f"{column} {value!r} lies outside the years {clock.EARLIEST_YEAR} to {clock.LATEST_YEAR}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     moment = moment.astimezone(UTC)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from .. import articles
 from ..extensions import db
+from ..inputs import int_arg
 from ..models import Article, ArticleSource, Digest, Feed
 from .blueprint import bp
 from .forms import ArticleForm
@@ -23,7 +24,7 @@ def _zone() -> ZoneInfo:
 
 @bp.get("/articles")
 def article_list():
-    page = max(int(request.args["page"]), 1) if request.args.get("page", "").isdigit() else 1
+    page = int_arg("page", 1, minimum=1)
     total = db.session.execute(select(func.count()).select_from(Article)).scalar_one()
     rows = db.session.execute(
         select(Article, Digest)

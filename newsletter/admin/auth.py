@@ -68,7 +68,10 @@ def safe_next(target: str | None) -> str | None:
         return None
     if "\\" in target or any(ord(char) < 32 or ord(char) == 127 for char in target):
         return None
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # unreadable (a bracket left open): not a path of ours
+        return None
     if parts.scheme or parts.netloc:
         return None
     return target

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from .. import articles, digest
 from ..extensions import db
+from ..inputs import int_arg
 from ..models import Digest, DigestTrigger, Subscriber, SubscriberStatus
 from . import preview, queries
 from .blueprint import bp
@@ -25,10 +26,7 @@ HISTORY_SIZE = 20
 
 @bp.get("/digests")
 def digest_list():
-    before = request.args.get("before", "")
-    history = queries.recent_digests(
-        limit=HISTORY_SIZE + 1, before_id=int(before) if before.isdigit() else None
-    )
+    history = queries.recent_digests(limit=HISTORY_SIZE + 1, before_id=int_arg("before"))
     older = history[HISTORY_SIZE - 1].id if len(history) > HISTORY_SIZE else None
     history = history[:HISTORY_SIZE]
     test_form = TestSendForm(data={"email": current_user.email})

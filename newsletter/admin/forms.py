@@ -16,7 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from .. import admins, articles
+from .. import admins, articles, clock
 from ..addresses import MAX_EMAIL_LENGTH, normalise_email
 from ..models import SubscriberStatus
 from .formatting import label
@@ -44,7 +44,8 @@ class SubscriberFilterForm(FlaskForm):
         csrf = False
 
     q = SearchField(_l("Address starts with"), validators=[Optional(), Length(max=MAX_EMAIL_LENGTH)])
-    status = SelectField(_l("Status"), validators=[Optional()])
+    #: Validated against the choices (the statuses and "" for all), whitespace included.
+    status = SelectField(_l("Status"), default="")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -128,3 +129,15 @@ class ArticleForm(FlaskForm):
             articles.clean_summary(field.data)
         except articles.ArticleError as exc:
             raise ValidationError(_l("The summary must be plain text without control characters.")) from exc
+
+    def validate_published_at(self, field) -> None:
+        if field.errors or field.data is None:  # already told (not a time), or left empty
+            return
+        if not clock.holdable(field.data):
+            raise ValidationError(
+                _l(
+                    "Please enter a date between the years %(first)s and %(last)s.",
+                    first=clock.EARLIEST_YEAR,
+                    last=clock.LATEST_YEAR,
+                )
+            )

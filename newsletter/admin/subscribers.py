@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from .. import consent, subscribers
 from ..evidence_report import render_evidence_page
 from ..extensions import db
+from ..inputs import int_arg
 from ..models import ConsentChannel, Subscriber, SubscriberStatus
 from . import queries, subscriber_search
 from .blueprint import bp
@@ -19,18 +20,13 @@ from .forms import ConfirmForm, SubscriberFilterForm
 WITHDRAWABLE = (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED, SubscriberStatus.SUSPENDED)
 
 
-def _cursor(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
-
-
 @bp.get("/subscribers")
 def subscriber_list():
     form = SubscriberFilterForm(request.args)
     if not form.validate():
         return render_template("admin/subscribers/list.html", form=form, page=None), 400
     page = subscriber_search.search(
-        form.q.data or "", form.chosen_status, after=_cursor("after"), before=_cursor("before")
+        form.q.data or "", form.chosen_status, after=int_arg("after"), before=int_arg("before")
     )
     return render_template("admin/subscribers/list.html", form=form, page=page)
 
