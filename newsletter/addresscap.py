@@ -16,7 +16,7 @@ import hmac
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from . import clock
 from .extensions import db
@@ -34,6 +34,18 @@ PREFERENCES_LINK = "preferences-link-cap"
 def address_hash(kind: str, email: str) -> str:
     key = current_app.config["SECRET_KEY"].encode()
     return hmac.new(key, kind.encode() + b"\x00" + email.encode(), hashlib.sha256).hexdigest()
+
+
+def lock(email: str) -> None:
+    """Take the address's lock until the transaction ends: requests for one address are
+    carried out one after the other, so no cap is overrun by requests running at once.
+
+    On PostgreSQL a transaction-level advisory lock on the address's keyed hash; SQLite runs
+    every write transaction under its one write lock already (``BEGIN IMMEDIATE``).
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(bytes.fromhex(address_hash("lock", email))[:8], "big", signed=True)
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def allowed(kind: str, email: str, limit: int) -> bool:

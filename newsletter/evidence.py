@@ -99,7 +99,8 @@ BATCH_SIZE = 1000
 class Problem:
     """Something in the evidence that is not as recorded."""
 
-    #: The subscriber whose evidence it is; None for a consent text (shared by many).
+    #: The subscriber whose evidence it is; None for a consent text (shared by many), or for
+    #: the evidence as a whole (with no consent text either).
     subscriber_id: int | None
     #: The event the problem shows at; None for the subscriber as a whole.
     event_id: int | None
@@ -107,6 +108,8 @@ class Problem:
     consent_text_id: int | None = None
 
     def __str__(self) -> str:
+        if self.subscriber_id is None and self.consent_text_id is None:  # the evidence as a whole
+            return self.message
         if self.subscriber_id is None:
             return f"consent text {self.consent_text_id}: {self.message}"
         where = f"subscriber {self.subscriber_id}"

@@ -28,6 +28,7 @@ def request_link(email: str, locale: str) -> None:
     PREFERENCES_LINK_MAX_PER_ADDRESS links in the last 24 hours. The caller shows the same
     answer in every case. Flushes, never commits.
     """
+    addresscap.lock(email)
     subscriber = find_by_email(email)
     if subscriber is None or subscriber.status is SubscriberStatus.ERASED:
         return

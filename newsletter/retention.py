@@ -4,7 +4,8 @@ Three rules, applied by ``flask purge`` and daily by the worker:
 
 - A sign-up never confirmed (pending, no confirmation, no import) whose latest request is
   older than UNCONFIRMED_RETENTION_DAYS is deleted whole, with its events and mails
-  (COMPLIANCE item 16): it proves no consent, so nothing of it is needed.
+  (COMPLIANCE item 16): it proves no consent, so nothing of it is needed. Evidence heads
+  taken before still verify: their ledger lines (no personal data) stay (:mod:`.ledger`).
 - The evidence of withdrawn consent is erased EVIDENCE_RETENTION_DAYS after the withdrawal
   (COMPLIANCE item 36, note D4), as an erasure on the channel ``retention``: the address
   stays suppressed by its keyed hash, so it is not mailed again unless it signs up anew.

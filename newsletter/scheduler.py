@@ -20,7 +20,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask, current_app
 from sqlalchemy.exc import IntegrityError
 
-from . import clock, digest, feeds, retention
+from . import address_requests, clock, digest, feeds, retention
 from .crontab import cron_trigger, latest_due
 from .delivery import sender
 from .extensions import db
@@ -111,6 +111,13 @@ def _in_context(app: Flask, function: Callable[[], object]) -> Callable[[], None
     return job
 
 
+def send_mail() -> None:
+    """Carry out what visitors asked for (sign-ups, preferences links: their mails are queued
+    then), and send every mail that is due."""
+    address_requests.carry_out()
+    sender.drain()
+
+
 def poll_feeds() -> None:
     """Poll every FEED_URLS entry, each in its own transaction: one broken feed stops nothing.
 
@@ -139,7 +146,7 @@ def add_jobs(app: Flask, scheduler: BaseScheduler) -> None:
     """Register every job the worker runs, from the app's configuration."""
     common = {"coalesce": True, "max_instances": 1, "replace_existing": True}
     scheduler.add_job(
-        _in_context(app, sender.drain),
+        _in_context(app, send_mail),
         "interval",
         seconds=app.config["SEND_INTERVAL_SECONDS"],
         id="send-mail",

@@ -7,15 +7,17 @@ transaction, so a subscriber, its consent event and its queued mail land togethe
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import addresscap, clock, consent, suppression, tokens
 from .delivery import queue
 from .extensions import db
 from .models import (
+    AddressRequest,
     ConsentChannel,
     ConsentEventType,
     ConsentText,
@@ -46,13 +48,17 @@ def request_subscription(
     ip: str | None,
     user_agent: str | None,
     channel: ConsentChannel = ConsentChannel.FORM,
+    at: datetime | None = None,
 ) -> None:
-    """Record a sign-up request for ``email`` and queue its double-opt-in mail.
+    """Record a sign-up request for ``email`` (made at ``at``, default now) and queue its
+    double-opt-in mail.
 
     Confirmed addresses are left as they are; an address that already had
-    DOI_MAX_PER_ADDRESS confirmation mails in the last 24 hours gets nothing more. The caller
-    shows the same answer in every case, so nobody learns whether an address is known.
+    DOI_MAX_PER_ADDRESS confirmation mails in the last 24 hours gets nothing more, however
+    many requests for it run at once. The caller shows the same answer in every case, so
+    nobody learns whether an address is known.
     """
+    addresscap.lock(email)
     subscriber = find_by_email(email)
     if subscriber is not None and subscriber.status is SubscriberStatus.CONFIRMED:
         return
@@ -63,7 +69,7 @@ def request_subscription(
         subscriber = _new_subscriber(email, locale)
     subscriber.locale = locale
     subscriber.confirm_nonce = new_nonce()  # the newest mail's link is the one that works
-    consent.record(subscriber, ConsentEventType.REQUESTED, channel, text=text, ip=ip, user_agent=user_agent)
+    consent.record(subscriber, ConsentEventType.REQUESTED, channel, text=text, ip=ip, user_agent=user_agent, at=at)
     queue.enqueue(
         MailKind.CONFIRM,
         subscriber,
@@ -124,9 +130,10 @@ def erase(subscriber: Subscriber, channel: ConsentChannel) -> bool:
 
     Records ``erased``, scrubs address, IP addresses and user agents from the subscriber and
     its events (the hash chain stays verifiable), cancels waiting mail, forgets the mail
-    texts and server replies kept for its deliveries, revokes every confirm and preferences
-    link, and leaves only a keyed hash of the address on the suppression list, so imports and
-    admins never mail it again. Signing up anew through the form starts a new subscriber.
+    texts and server replies kept for its deliveries and the requests for the address still
+    waiting for the worker, revokes every confirm and preferences link, and leaves only a
+    keyed hash of the address on the suppression list, so imports and admins never mail it
+    again. Signing up anew through the form starts a new subscriber.
     Flushes, never commits.
     """
     db.session.refresh(subscriber, with_for_update=True)
@@ -142,6 +149,8 @@ def erase(subscriber: Subscriber, channel: ConsentChannel) -> bool:
     queue.cancel_open(subscriber)
     _forget_delivery_contents(subscriber)
     if email is not None:
+        # Requests made before the erasure and not yet carried out go with it.
+        db.session.execute(delete(AddressRequest).where(AddressRequest.email == email))
         suppression.suppress(email, _SUPPRESSION_REASON.get(channel, "erased"))
     db.session.flush()
     logger.info("subscriber %r erased (%s)", subscriber.id, channel)

@@ -12,7 +12,7 @@ from newsletter import consent, evidence, subscribers
 from newsletter.extensions import db
 from newsletter.models import ConsentEvent, ConsentText
 from tests.support.flows import sign_up_and_confirm
-from tests.support.visitor import Visitor, hidden_fields
+from tests.support.visitor import Visitor, carry_out_requests, hidden_fields
 
 
 def test_every_wording_is_kept_as_a_version_with_its_sha256(app, client):
@@ -67,6 +67,7 @@ def test_evidence_ip_is_kept_as_configured(app, client, mode, expected):
         environ_base={"REMOTE_ADDR": "203.0.113.77"},
         headers=visitor.headers,
     )
+    carry_out_requests(app)
     with app.app_context():
         event = db.session.execute(select(ConsentEvent)).scalar_one()
         assert event.ip == expected

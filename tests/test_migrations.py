@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from datetime import datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
-from newsletter import create_app
+from newsletter import create_app, suppression
 from newsletter.extensions import db
 from tests.support.database import TEST_DATABASE_URI
 
@@ -62,3 +67,61 @@ def test_cli_db_upgrade_on_an_empty_database(migrated_app):
     assert result.exit_code == 0, result.output
     with migrated_app.app_context():
         assert {"subscriber", "consent_event", "delivery"} <= set(inspect(db.engine).get_table_names())
+
+
+def test_an_existing_suppression_list_keeps_matching_after_the_upgrade_and_a_key_rotation(migrated_app, tmp_path):
+    migrated_app.config["SECRET_KEY"] = "the-secret-before-0003"
+    with migrated_app.app_context():
+        upgrade(revision="0002")
+        # The suppression list as the service kept it before 0003: keyed by a key derived from SECRET_KEY.
+        old_key = hmac.new(b"the-secret-before-0003", b"suppression", hashlib.sha256).digest()
+        old_hash = hmac.new(old_key, b"erased1@example.org", hashlib.sha256).hexdigest()
+        db.session.execute(
+            text("INSERT INTO suppression (address_hash, reason, created_at) VALUES (:hash, 'erased', :at)"),
+            {"hash": old_hash, "at": datetime(2026, 1, 5, 12, 0)},
+        )
+        db.session.commit()
+        upgrade()
+        assert suppression.is_suppressed("erased1@example.org")
+        assert not suppression.is_suppressed("someone@example.org")
+    rotated = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_app.config["SQLALCHEMY_DATABASE_URI"],
+         "SECRET_KEY": "a-new-secret", "SECRET_KEY_FALLBACKS": ["the-secret-before-0003"]},
+        instance_path=str(tmp_path / "rotated"),
+    )
+    with rotated.app_context():
+        assert suppression.is_suppressed("erased1@example.org")
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_database_without_a_suppression_list_gets_its_key_on_first_use(migrated_app):
+    with migrated_app.app_context():
+        upgrade()
+        assert db.session.execute(text("SELECT COUNT(*) FROM instance_secret")).scalar_one() == 0
+
+
+def test_consent_event_ids_are_never_reused_after_the_upgrade(migrated_app):
+    """Evidence heads name events by id: the newest event purged, its id stays taken (SQLite
+    needs AUTOINCREMENT for that; PostgreSQL's sequences never reuse)."""
+    insert = (
+        "INSERT INTO consent_event (subscriber_id, type, at, channel, personal_digest, prev_hash, hash)"
+        " VALUES (1, 'requested', :at, 'form', '', '', '')"
+    )
+    with migrated_app.app_context():
+        upgrade()
+        at = {"at": datetime(2026, 1, 5, 12, 0)}
+        db.session.execute(
+            text("INSERT INTO subscriber (id, status, locale, confirm_nonce, access_nonce, created_at, bounce_count,"
+                 " evidence_head) VALUES (1, 'pending', 'de', 'a', 'b', :at, 0, '')"),
+            at,
+        )
+        db.session.execute(text(insert), at)
+        db.session.execute(text(insert), at)
+        db.session.execute(text("DELETE FROM consent_event WHERE id = 2"))
+        db.session.execute(text(insert), at)
+        assert db.session.execute(text("SELECT MAX(id) FROM consent_event")).scalar_one() == 3
+        with pytest.raises(IntegrityError):  # the enum columns' CHECK constraints survived
+            with db.session.begin_nested():
+                db.session.execute(text(insert.replace("'form'", "'carrier-pigeon'")), at)
+        db.session.rollback()

@@ -24,7 +24,7 @@ from tests.support.flows import (
     withdrawals,
 )
 from tests.support.limits import limit
-from tests.support.visitor import Visitor, hidden_fields, link_in
+from tests.support.visitor import Visitor, carry_out_requests, hidden_fields, link_in
 
 
 @pytest.fixture
@@ -152,7 +152,9 @@ def test_other_tokens_do_not_open_the_page(app, client, ann):
 def ask_for_link(client, email: str, headers: dict | None = None, **extra):
     page = client.get("/preferences", headers=headers)
     data = {**hidden_fields(page.get_data(as_text=True)), "email": email, **extra}
-    return client.post("/preferences", data=data, headers=headers)
+    response = client.post("/preferences", data=data, headers=headers)
+    carry_out_requests(client.application)
+    return response
 
 
 def test_fresh_link_goes_only_to_known_addresses_with_the_same_answer(smtp_config, app, smtp_server, clock):

@@ -1,17 +1,21 @@
 """The database models; import them from here."""
 
+from .address_request import AddressRequest, AddressRequestKind
 from .admin import AdminSession, AdminUser
 from .article import Article, ArticleSource, Feed
 from .consent import ConsentChannel, ConsentEvent, ConsentEventType, ConsentText
 from .delivery import OPEN_STATUSES, Delivery, DeliveryStatus, MailKind
 from .digest import Digest, DigestTrigger
 from .job import JobRun
+from .ledger import EvidenceLedgerLine
 from .secret import InstanceSecret
 from .subscriber import Subscriber, SubscriberStatus
 from .suppression import Suppression
 from .throttle import AdminLoginAttempt, DoiSend
 
 __all__ = [
+    "AddressRequest",
+    "AddressRequestKind",
     "OPEN_STATUSES",
     "AdminLoginAttempt",
     "AdminSession",
@@ -30,6 +34,7 @@ __all__ = [
     "Delivery",
     "DeliveryStatus",
     "DoiSend",
+    "EvidenceLedgerLine",
     "JobRun",
     "MailKind",
     "Subscriber",

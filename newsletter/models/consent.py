@@ -59,6 +59,10 @@ class ConsentEvent(db.Model):
     """
 
     __tablename__ = "consent_event"
+    # Ids are never reused, not even on SQLite after the newest rows were purged: an evidence
+    # head names events by id (newsletter.ledger). Batch migrations that recreate this table on
+    # SQLite must pass table_kwargs={"sqlite_autoincrement": True} (reflection loses it).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscriber.id"), index=True)

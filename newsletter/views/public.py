@@ -10,7 +10,7 @@ import json
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
 from flask_babel import get_locale
 
-from .. import consent, personal_data, subscribers, tokens
+from .. import address_requests, consent, personal_data, subscribers, tokens
 from .. import preferences as prefs
 from ..extensions import csrf, db, limiter
 from ..forms import ActionForm, PreferencesLinkForm, SubscribeForm
@@ -59,7 +59,7 @@ def subscribe():
     if text is None or text.language != _language():
         form.form_errors.append("stale")
         return _render_form(form, 409)
-    subscribers.request_subscription(
+    address_requests.submit_sign_up(
         form.email.data, text=text, locale=_language(), ip=client_ip(), user_agent=user_agent()
     )
     db.session.commit()
@@ -243,7 +243,7 @@ def preferences_link():
     if not form.validate():
         return _render_link_form(form, 422)
     if not form.website.data:  # a filled honeypot: same answer, nothing done
-        prefs.request_link(form.email.data, _language())
+        address_requests.submit_preferences_link(form.email.data, _language())
         db.session.commit()
     return render_template("public/preferences_link_sent.html")
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from flask import Flask
 from sqlalchemy import select
 
-from newsletter import consent, digest, subscribers, tokens
+from newsletter import address_requests, consent, digest, subscribers, tokens
 from newsletter.delivery import outcomes, sender
 from newsletter.extensions import db
 from newsletter.models import ConsentEvent, ConsentEventType, DigestTrigger, Subscriber, SubscriberStatus
@@ -20,8 +20,10 @@ from tests.support.visitor import Visitor, confirm_link
 
 
 def drain(app: Flask) -> outcomes.SendReport:
-    """Send everything that is due now, as the worker's send-mail job does."""
+    """What the worker's send-mail job does: carry out the visitors' requests, then send
+    everything that is due now."""
     with app.app_context():
+        address_requests.carry_out()
         return sender.drain()
 
 

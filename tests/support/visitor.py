@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from newsletter import address_requests
+
 _FIELD = re.compile(r'name="(?P<name>[^"]+)"[^>]*?value="(?P<value>[^"]*)"')
 
 
@@ -27,9 +29,12 @@ class Visitor:
         self.headers = {"Accept-Language": language, "User-Agent": "Mozilla/5.0 (pytest)"}
 
     def sign_up(self, email: str, **extra):
+        """Sign up through the form; the worker then carries the request out (its mail is queued)."""
         page = self.client.get("/subscribe", headers=self.headers)
         data = {**hidden_fields(page.get_data(as_text=True)), "email": email, "website": "", **extra}
-        return self.client.post("/subscribe", data=data, headers=self.headers)
+        response = self.client.post("/subscribe", data=data, headers=self.headers)
+        carry_out_requests(self.client.application)
+        return response
 
     def confirm(self, url_or_token: str):
         path = "/confirm/" + url_or_token.rsplit("/confirm/", 1)[-1]
@@ -38,6 +43,13 @@ class Visitor:
         if "csrf_token" not in fields:  # an error page, or nothing left to confirm
             return page
         return self.client.post(path, data=fields, headers=self.headers)
+
+
+def carry_out_requests(app) -> None:
+    """What the worker does next with the requests the pages wrote down (sign-ups, preferences
+    links): record them and queue their mails."""
+    with app.app_context():
+        address_requests.carry_out()
 
 
 def confirm_link(message) -> str:
