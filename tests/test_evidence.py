@@ -7,27 +7,14 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from newsletter import consent, evidence, subscribers
 from newsletter.extensions import db
-from newsletter.models import ConsentEvent, ConsentText, Subscriber
+from newsletter.models import ConsentText, Subscriber
 from tests.support.flows import drain, sign_up_and_confirm
+from tests.support.tampering import event_ids, raw_sql
 from tests.support.visitor import confirm_link
-
-
-def event_ids(app, subscriber_id: int) -> list[int]:
-    with app.app_context():
-        return list(db.session.execute(
-            select(ConsentEvent.id).where(ConsentEvent.subscriber_id == subscriber_id).order_by(ConsentEvent.id)
-        ).scalars())
-
-
-def raw_sql(app, statement: str, **params) -> None:
-    """Change the database behind the application's back, as someone with access could."""
-    with app.app_context():
-        db.session.execute(text(statement), params)
-        db.session.commit()
 
 
 def verify(runner):

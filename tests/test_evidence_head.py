@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select, text
 
-from newsletter import evidence, ledger, subscribers
+from newsletter import ledger, subscribers
 from newsletter.extensions import db
 from newsletter.models import ConsentEvent, Subscriber
 from tests.support.flows import sign_up, sign_up_and_confirm
+from tests.support.tampering import event_ids, raw_sql, rewrite_history
 
 HEAD = re.compile(r"^(\d+):([0-9a-f]{64})$")
 
@@ -25,44 +25,6 @@ def take_head(runner) -> str:
 
 def verify(runner, head: str):
     return runner.invoke(args=["verify-evidence", "--head", head])
-
-
-def event_ids(app, subscriber_id: int) -> list[int]:
-    with app.app_context():
-        return list(db.session.execute(
-            select(ConsentEvent.id).where(ConsentEvent.subscriber_id == subscriber_id).order_by(ConsentEvent.id)
-        ).scalars())
-
-
-def raw_sql(app, statement: str, **params) -> None:
-    """Change the database behind the application's back, as someone with access could."""
-    with app.app_context():
-        db.session.execute(text(statement), params)
-        db.session.commit()
-
-
-def rewrite_history(app, subscriber_id: int, event_id: int, channel: str) -> None:
-    """What the chain alone cannot show: change an event, then recompute the hashes of it and
-    of every later event of that subscriber, and the subscriber's recorded head."""
-    with app.app_context():
-        events = db.session.execute(
-            select(ConsentEvent).where(ConsentEvent.subscriber_id == subscriber_id).order_by(ConsentEvent.id)
-        ).scalars().all()
-        rewritten, previous = [], ""
-        for event in events:
-            new_channel = channel if event.id == event_id else str(event.channel)
-            digest = evidence.chain_hash(
-                subscriber_id=event.subscriber_id, type=event.type, at=event.at, channel=new_channel,
-                consent_text_sha256=event.consent_text.sha256 if event.consent_text else None,
-                personal_digest=event.personal_digest, detail=event.detail, prev_hash=previous,
-            )
-            rewritten.append({"id": event.id, "channel": new_channel, "prev": previous, "hash": digest})
-            previous = digest
-        db.session.rollback()
-    for row in rewritten:
-        raw_sql(app, "UPDATE consent_event SET channel = :channel, prev_hash = :prev, hash = :hash WHERE id = :id",
-                **row)
-    raw_sql(app, "UPDATE subscriber SET evidence_head = :head WHERE id = :id", head=previous, id=subscriber_id)
 
 
 @pytest.fixture
@@ -165,12 +127,11 @@ def test_an_event_slipped_in_under_an_id_the_head_covers_is_named(app, runner, a
 
 def test_a_changed_record_alone_is_noted_but_the_evidence_still_holds(app, runner, ann):
     head = take_head(runner)
-    raw_sql(app, "UPDATE evidence_ledger SET hash = :hash WHERE event_id = :id", hash="0" * 64, id=event_ids(app, ann)[0])
+    requested = event_ids(app, ann)[0]
+    raw_sql(app, "UPDATE evidence_ledger SET hash = :hash WHERE event_id = :id", hash="0" * 64, id=requested)
     result = verify(runner, head)
     assert result.exit_code == 0, result.output
-    assert f"note: the head's record (table evidence_ledger) was changed at event {event_ids(app, ann)[0]}" in (
-        result.output
-    )
+    assert f"note: the head's record (table evidence_ledger) was changed at event {requested}" in result.output
 
 
 def test_a_removed_confirmation_passed_off_as_purged_fails(app, runner, ann, bob):
