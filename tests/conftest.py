@@ -15,6 +15,7 @@ from tests.support import services
 from tests.support.admin import create_admin, sign_in
 from tests.support.clocks import START
 from tests.support.database import TEST_DATABASE_URI, reset_database
+from tests.support.httpserver import HTTPServer
 from tests.support.visitor import Visitor
 
 pytest_plugins = ["tests.support.browser_fixtures", "tests.support.smtp_fixtures"]
@@ -107,3 +108,12 @@ def admin_client(app, client):
     response = sign_in(client)
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
+
+
+@pytest.fixture
+def http_server() -> HTTPServer:
+    """A web server on loopback that serves what a test gives it (feeds, pages)."""
+    server = HTTPServer()
+    server.start()
+    yield server
+    server.stop()

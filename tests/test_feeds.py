@@ -19,7 +19,6 @@ from newsletter.extensions import db
 from newsletter.models import Article, ArticleSource, Feed
 from newsletter.settings import ConfigError
 from tests.support.clocks import START
-from tests.support.httpserver import HTTPServer
 
 RSS_TYPE = {"Content-Type": "application/rss+xml; charset=utf-8"}
 ATOM_TYPE = {"Content-Type": "application/atom+xml; charset=utf-8"}
@@ -122,14 +121,6 @@ QUADRATIC = (
 
 ENTITIES_REFUSED = "the document declares XML entities (refused: entity expansion attack)"
 HTML_PAGE = "<!DOCTYPE html><html><head><title>Blog</title></head><body><p>Welcome<br></body></html>"
-
-
-@pytest.fixture
-def http_server():
-    server = HTTPServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -14,19 +14,10 @@ from newsletter.delivery import compose, sender
 from newsletter.extensions import db
 from newsletter.models import DigestTrigger
 from tests.support.factories import add_subscriber
-from tests.support.httpserver import HTTPServer
 
 READER = "ann.reader@example.org"
 HOSTILE_LINK = "http://attacker.example/?u=@@nl-email@@&p=@@nl-preferences_url@@&x=@@nl-unsubscribe_url@@"
 HOSTILE_TEXT = "Win @@nl-email@@ and @@nl-confirmed_on@@ {{ email }} @@nl-0123456789abcdef0123456789abcdef-email@@"
-
-
-@pytest.fixture
-def feed_server():
-    server = HTTPServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def hostile_feed() -> str:
@@ -40,8 +31,8 @@ def hostile_feed() -> str:
     )
 
 
-def test_markers_in_feed_content_never_receive_a_readers_values(app, runner, outbox, feed_server):
-    url = feed_server.serve("/feed.xml", hostile_feed(), headers={"Content-Type": "application/rss+xml"})
+def test_markers_in_feed_content_never_receive_a_readers_values(app, runner, outbox, http_server):
+    url = http_server.serve("/feed.xml", hostile_feed(), headers={"Content-Type": "application/rss+xml"})
     assert runner.invoke(args=["import-feed", url]).exit_code == 0
     with app.app_context():
         add_subscriber(READER)
