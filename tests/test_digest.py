@@ -7,7 +7,6 @@ receive it.
 from __future__ import annotations
 
 import re
-import threading
 from html.parser import HTMLParser
 
 import pytest
@@ -26,6 +25,7 @@ from newsletter.models import (
     Subscriber,
     SubscriberStatus,
 )
+from tests.support import locks
 from tests.support.factories import add_article, add_subscriber
 from tests.support.flows import drain
 
@@ -330,33 +330,13 @@ def test_two_builds_racing_put_each_article_into_one_digest(app):
         for number in range(3):
             add_article(f"Artikel {number}")
         db.session.commit()
-    first_built, release = threading.Event(), threading.Event()
-    results: dict[str, object] = {}
 
-    def build(name: str, hold: bool) -> None:
-        try:
-            with app.app_context():
-                issue = digest.build_digest(DigestTrigger.SCHEDULE)
-                results[name] = issue.id if issue else None
-                if hold:  # keep the transaction (and its claim) open until told
-                    first_built.set()
-                    release.wait(10)
-                db.session.commit()
-        except Exception as exc:  # surfaced by the asserts below
-            results[name] = exc
-            first_built.set()
+    def build() -> int | None:
+        issue = digest.build_digest(DigestTrigger.SCHEDULE)
+        return issue.id if issue else None
 
-    first = threading.Thread(target=build, args=("first", True))
-    second = threading.Thread(target=build, args=("second", False))
-    first.start()
-    assert first_built.wait(10)
-    second.start()
-    second.join(0.5)
-    assert second.is_alive(), "the second build should wait for the first one's claim"
-    release.set()
-    first.join(10)
-    second.join(20)
-    assert results == {"first": 1, "second": None}
+    # The second build waits for the first one's claim, then finds nothing left.
+    assert locks.second_waits_for_first(app, build, build) == (1, None)
     with app.app_context():
         assert set(db.session.execute(select(Article.digest_id)).scalars()) == {1}
         assert db.session.execute(select(func.count()).select_from(Digest)).scalar_one() == 1

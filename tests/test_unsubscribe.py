@@ -9,7 +9,6 @@ rotation; bad tokens get a clear 4xx page.
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 from sqlalchemy import select
@@ -24,6 +23,7 @@ from newsletter.models import (
     Subscriber,
     SubscriberStatus,
 )
+from tests.support import locks
 from tests.support.factories import add_subscriber
 from tests.support.flows import drain, queue_digest, sign_up_and_confirm, status_of, withdrawals
 from tests.support.limits import limit
@@ -217,34 +217,15 @@ def test_unsubscribe_links_survive_key_rotation_and_never_expire(app, client, an
 def test_two_one_clicks_at_once_record_one_withdrawal(app, ann):
     """A provider may repeat its POST; the second waits for the first and records nothing."""
     subscriber_id, path = ann
-    first_withdrew, release = threading.Event(), threading.Event()
-    answers: list[object] = []
 
-    def first() -> None:
-        try:
-            with app.app_context():
-                subscribers.withdraw(db.session.get(Subscriber, subscriber_id), "one-click")
-                first_withdrew.set()
-                release.wait(10)
-                db.session.commit()
-        except Exception as exc:  # surfaced by the asserts below
-            answers.append(exc)
-            first_withdrew.set()
+    def first() -> bool:
+        return subscribers.withdraw(db.session.get(Subscriber, subscriber_id), "one-click")
 
-    def second() -> None:
-        answers.append(one_click(app, path).status_code)
+    def second() -> int:
+        return one_click(app, path).status_code
 
-    holder = threading.Thread(target=first)
-    holder.start()
-    assert first_withdrew.wait(10)
-    racer = threading.Thread(target=second)
-    racer.start()
-    racer.join(0.5)
-    assert racer.is_alive(), "the second withdrawal should wait for the first one's lock"
-    release.set()
-    holder.join(10)
-    racer.join(20)
-    assert answers == [200]
+    # The second POST waits for the first one's lock, then finds ann withdrawn.
+    assert locks.second_waits_for_first(app, first, second) == (True, 200)
     assert withdrawals(app, subscriber_id) == ["one-click"]
 
 
