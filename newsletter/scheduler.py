@@ -187,8 +187,9 @@ def run_worker(app: Flask) -> None:
     add_jobs(app, scheduler)
 
     def stop(signum, _frame) -> None:
-        logger.info("signal %s: finishing the mails in flight, then stopping", signum)
         sender.request_stop()
+        # Said once the stop is requested: from here on the sender hands over no further mail.
+        logger.info("signal %s: finishing the mails in flight, then stopping", signum)
         scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)

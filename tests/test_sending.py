@@ -132,8 +132,8 @@ def test_sigterm_finishes_the_mails_in_flight_and_gives_the_rest_back(postgres_c
     smtp_server.handler.on_message = stop_at_the_100th
     with worker:
         smtp_server.wait_for(100)
-        # The worker asks its sender to stop, then shuts its scheduler down and says so.
-        worker.wait_for_output("Scheduler has been shut down")
+        # The worker says so once it has asked its sender to stop: no further mail is handed over.
+        worker.wait_for_output("finishing the mails in flight")
         smtp_server.release_replies()
         output = worker.finish()
     assert worker.returncode == 0, output
