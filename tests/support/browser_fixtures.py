@@ -47,7 +47,7 @@ def new_page(chromium):
 
     def new_page(locale: str, viewport: dict | None = None, base_url: str | None = None):
         context = chromium.new_context(locale=locale, viewport=viewport or DESKTOP_VIEWPORT, base_url=base_url)
-        context.set_default_timeout(5_000)
+        context.set_default_timeout(20_000)  # a safety net only: a loaded 2-core machine can be slow
         context.on("console", note_refusal)
         contexts.append(context)
         return context.new_page()
