@@ -6,10 +6,17 @@ certificate comes from a CA made for the test (trustme); the client trusts it th
 SSL_CERT_FILE, which ``ssl.create_default_context()`` reads each time a connection opens.
 A relay the client cannot verify, or whose login fails, is a relay that cannot be used now:
 its mail waits in the queue, is not counted as an attempt, and bounces nobody.
+
+Neither a man in the middle nor a broken relay can make the client misread a reply (issue 13):
+a scripted relay (tests/support/scripted_relay.py) injects plain text after its 220 to STARTTLS
+and answers with a line too long, too many lines, or lines carrying different codes; each ends
+the connection as a relay that cannot be used now. And whatever composed a message, its line ends go over the
+wire as CRLF, so a lone "." behind a bare LF cannot end DATA early or smuggle in another message.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from datetime import timedelta
 
@@ -19,9 +26,12 @@ from sqlalchemy import select
 
 from newsletter import subscribers
 from newsletter.delivery import outcomes
+from newsletter.delivery.compose import RawMail
+from newsletter.delivery.transports.smtp import SMTPConnection
 from newsletter.extensions import db
-from newsletter.models import Delivery, DeliveryStatus, SubscriberStatus
-from tests.support.flows import drain
+from newsletter.models import Delivery, DeliveryStatus, Subscriber, SubscriberStatus
+from tests.support.flows import drain, queue_digest
+from tests.support.scripted_relay import ScriptedRelay
 from tests.support.smtp import SMTPServer
 
 USER, PASSWORD = "newsletter", "correct horse battery staple"
@@ -62,11 +72,12 @@ def trusted(ca, tmp_path, monkeypatch) -> None:
 
 @pytest.fixture
 def relays():
-    """Starts SMTPServer(**options) on loopback; stops them all after the test."""
-    started: list[SMTPServer] = []
+    """Starts SMTPServer(**options), or ``relay(**options)``, on loopback; stops them all
+    after the test."""
+    started: list = []
 
-    def start(**options) -> SMTPServer:
-        server = SMTPServer(**options)
+    def start(relay=SMTPServer, **options):
+        server = relay(**options)
         server.start()
         started.append(server)
         return server
@@ -196,3 +207,84 @@ def test_a_certificate_for_another_host_name_gets_no_mail(app, visitor, relays, 
     clock.advance(seconds=outcomes.BACKOFF_SECONDS[0])
     assert drain(app).sent == 1
     assert [str(m["To"]) for m in server.messages] == ["ann@example.org"]
+
+
+def test_plain_text_injected_after_the_220_to_starttls_ends_the_connection(app, relays, ca, trusted, clock):
+    """Bytes behind the 220 came before TLS, so anybody on the path may have put them there;
+    read as the first replies inside TLS they would shift every later reply by one (here: a
+    550 to the RCPT, a hard bounce that suspends the reader at BOUNCE_LIMIT=1). As aiosmtplib
+    and smtplib do, the client reads nothing of them: it ends the connection before TLS."""
+    injected = b"250 relay.test\r\n250 2.1.0 ok\r\n550 5.1.1 INJECTED\r\n"
+    relay = relays(ScriptedRelay, starttls=server_context(ca, "127.0.0.1"), after_starttls=injected)
+    use_relay(app, relay, MAIL_USE_TLS=True)
+    queue_digest(app, 1)
+    report = drain(app)
+    assert_waits_for_a_retry(app, clock, report, "STARTTLS")
+    assert_nobody_bounced(app)
+    (session,) = relay.wait_until_ended(1)
+    assert (session.verbs, session.ended) == (["EHLO", "STARTTLS"], "dropped")
+
+
+#: Replies that break the protocol: (the command the relay answers with it, the reply, what
+#: the stored reply says about it).
+BROKEN_REPLIES = {
+    "a 70 KiB line": ("MAIL", b"250 " + b"x" * 70 * 1024 + b"\r\n", "longer than 8192 bytes"),
+    "2,000 lines": ("MAIL", b"250-ok\r\n" * 2000 + b"250 ok\r\n", "more than 100 lines"),
+    "250, then 550": ("RCPT", b"250-2.1.5 ok\r\n550 5.1.1 no such user\r\n", "different codes"),
+    "550, then 250": ("RCPT", b"550-5.1.1 no such user\r\n250 2.1.5 ok\r\n", "different codes"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_REPLIES)
+def test_a_reply_that_breaks_the_protocol_ends_the_connection_and_the_run(app, relays, clock, case):
+    """Read as the last line's code, a mixed reply is a bounce or an acceptance the relay never
+    gave; an over-long line raised ValueError out of the client. Nothing behind such a reply can
+    be trusted: the client drops the connection (no RSET, no QUIT) and the sender stops the run
+    as for a relay that is down (relay_down): the mails wait out the pause, no attempt counted,
+    nobody bounced, and nothing reconnects before then."""
+    command, reply, cause = BROKEN_REPLIES[case]
+    relay = relays(ScriptedRelay, replies={command: reply})
+    use_relay(app, relay, MAIL_CONCURRENCY=1)
+    queue_digest(app, 3)
+    report = drain(app)
+    assert (report.sent, report.failed, report.retrying) == (0, 0, 3)
+    with app.app_context():
+        rows = db.session.execute(select(Delivery.status, Delivery.attempts, Delivery.next_attempt_at)).all()
+        replies = db.session.execute(select(Delivery.last_reply)).scalars().all()
+        db.session.commit()
+    due = clock.now() + timedelta(seconds=outcomes.BACKOFF_SECONDS[0])
+    assert set(rows) == {(DeliveryStatus.RETRYING, 0, due)}
+    assert sum(cause in text for text in replies) == 1, replies
+    assert sum("stop" in text for text in replies) == 2, replies  # the run ended with the first
+    assert_nobody_bounced(app)
+    (session,) = relay.wait_until_ended(1)
+    # MAIL, RCPT and DATA went pipelined; the relay waits in DATA when the client goes
+    assert (session.verbs, session.ended, session.messages) == (["EHLO", "MAIL", "RCPT", "DATA"], "dropped", [])
+    assert drain(app).attempted == 0
+    assert len(relay.sessions) == 1
+
+
+def assert_nobody_bounced(app) -> None:
+    with app.app_context():
+        readers = db.session.execute(select(Subscriber.status, Subscriber.bounce_count)).all()
+        db.session.commit()
+    assert set(readers) == {(SubscriberStatus.CONFIRMED, 0)}
+
+
+def test_bare_line_ends_go_out_as_crlf_and_a_lone_dot_is_stuffed(app, relays):
+    """Whatever composed the message, a bare LF or CR is a line end: sent as it was, "a\\n.\\nb"
+    put a line "." on the wire, which a relay that takes a bare LF as a line end reads as the
+    end of DATA (the rest is smuggled in as commands). aiosmtpd removes the stuffing dots, so
+    the message arrives exactly as sent with its line ends made CRLF."""
+    server = relays()
+    use_relay(app, server)
+    data = b"Subject: line ends\n\na\n.\nb\r.\rc\r\n.\r\n..\n.d\r\r\nend"
+    mail = RawMail("news@example.org", "ann@example.org", "<line-ends@example.org>", data)
+
+    async def send() -> None:
+        connection = SMTPConnection(app.config)
+        await connection.send(mail)
+        await connection.close()
+
+    asyncio.run(send())
+    assert server.handler.raw == [b"Subject: line ends\r\n\r\na\r\n.\r\nb\r\n.\r\nc\r\n.\r\n..\r\n.d\r\n\r\nend\r\n"]

@@ -38,7 +38,8 @@ class TemporaryFailure(DeliveryError):
 
 
 class ConnectionFailure(TemporaryFailure):
-    """The relay could not be reached or dropped the connection: nothing more goes now."""
+    """The relay could not be reached, dropped the connection, or broke the protocol (a reply
+    the client cannot trust ends the connection): nothing more goes now."""
 
 
 class PermanentFailure(DeliveryError):

@@ -7,11 +7,19 @@ import asyncio
 import base64
 import functools
 import ipaddress
+import re
 import socket
 import ssl
 
 from ..compose import RawMail
 from .base import BeforeHandover, ConnectionFailure, DeliveryError, PermanentFailure, TemporaryFailure
+
+#: The longest reply line read, its CRLF included (smtplib's limit; RFC 5321 §4.5.3.1.5 asks
+#: for 512), and the most lines of one reply: beyond either the reply is broken.
+MAX_REPLY_LINE = 8192
+MAX_REPLY_LINES = 100
+#: What may follow a reply line's code: "-" (more lines follow), " " and text, or the line end.
+_AFTER_CODE = (b"-", b" ", b"\r", b"\n")
 
 
 def _classify(code: int, text: bytes | str) -> DeliveryError:
@@ -62,7 +70,7 @@ class SMTPConnection:
         host, port = c["MAIL_SERVER"], c["MAIL_PORT"]
         secure = ssl.create_default_context() if c["MAIL_USE_SSL"] or c["MAIL_USE_TLS"] else None
         self._reader, self._writer = await asyncio.open_connection(
-            host, port, ssl=secure if c["MAIL_USE_SSL"] else None
+            host, port, ssl=secure if c["MAIL_USE_SSL"] else None, limit=MAX_REPLY_LINE - 1
         )
         # asyncio sets TCP_NODELAY itself: the final dot, a small write right after the
         # message, is not held back for the relay's delayed ACK.
@@ -73,6 +81,10 @@ class SMTPConnection:
                 raise ConnectionFailure("the relay does not offer STARTTLS (MAIL_USE_TLS)")
             self._write(b"STARTTLS\r\n")
             await self._expect(220)
+            # Bytes behind the 220 came in plain text, from anybody on the path: read inside TLS
+            # they would shift every later reply by one. (Bytes arriving later fail the handshake.)
+            if _unread(self._reader):
+                raise ConnectionFailure("the relay sent more after its 220 to STARTTLS (injected?)")
             await self._writer.start_tls(secure, server_hostname=host)
             extensions = await self._ehlo()
         if c.get("MAIL_USERNAME"):
@@ -157,19 +169,33 @@ class SMTPConnection:
         self._writer.write(data)
 
     async def _reply(self) -> tuple[int, str]:
-        """One reply, all its lines: (code, text with the lines joined by newlines)."""
+        """One reply, all its lines: (code, text with the lines joined by newlines).
+
+        A reply that breaks RFC 5321 §4.2 (no code, a line longer than MAX_REPLY_LINE, more
+        than MAX_REPLY_LINES lines, lines with different codes) is a ConnectionFailure: what
+        the relay says after it cannot be trusted either, so the connection ends."""
         lines = []
+        code = None
         while True:
-            line = await self._reader.readline()
+            try:
+                line = await self._reader.readline()
+            except ValueError:  # the reader's limit
+                raise ConnectionFailure(f"a reply line longer than {MAX_REPLY_LINE} bytes") from None
             if not line.endswith(b"\n"):
                 raise ConnectionFailure("the relay closed the connection")
+            if code is None:
+                code = line[:3]
+                if not (code.isdigit() and b"2" <= code[:1] <= b"5"):
+                    raise ConnectionFailure(f"unreadable reply {line[:80]!r}")
+            elif line[:3] != code:
+                raise ConnectionFailure(f"a reply whose lines carry different codes: {code!r}, {line[:80]!r}")
+            if line[3:4] not in _AFTER_CODE:
+                raise ConnectionFailure(f"unreadable reply {line[:80]!r}")
             lines.append(line[4:].strip().decode("utf-8", "replace"))
             if line[3:4] != b"-":
-                break
-        try:
-            return int(line[:3]), "\n".join(lines)
-        except ValueError:
-            raise ConnectionFailure(f"unreadable reply {line!r}") from None
+                return int(code), "\n".join(lines)
+            if len(lines) == MAX_REPLY_LINES:
+                raise ConnectionFailure(f"a reply of more than {MAX_REPLY_LINES} lines")
 
     async def _expect(self, wanted: int) -> None:
         code, text = await self._reply()
@@ -224,10 +250,23 @@ def _fqdn() -> str:
     return socket.getfqdn()
 
 
+def _unread(reader: asyncio.StreamReader) -> int:
+    """Bytes received but not read yet (asyncio offers no public way to ask)."""
+    return len(reader._buffer)
+
+
+_LINE_END = re.compile(rb"\r\n?|\n")
+
+
 def _dot_stuffed(data: bytes) -> bytes:
-    """The message as DATA content (RFC 5321 §4.5.2), ending in CRLF. Messages are CRLF
-    throughout already (:func:`..compose.build_message`); base64 lines never start with a dot, so
-    this usually copies nothing."""
+    """The message as DATA content (RFC 5321 §4.5.2), ending in CRLF: every bare CR or LF made
+    a CRLF first, whatever composed the message, so no line "." can end DATA early (nor, at a
+    relay that takes a bare LF as a line end, smuggle in what follows). Messages are CRLF
+    throughout already (:func:`..compose.build_message`), which three counts confirm, and
+    base64 lines never start with a dot, so this usually copies nothing."""
+    line_ends = data.count(b"\n")
+    if data.count(b"\r") != line_ends or data.count(b"\r\n") != line_ends:
+        data = _LINE_END.sub(b"\r\n", data)
     if data.startswith(b"."):
         data = b"." + data
     if b"\r\n." in data:
