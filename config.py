@@ -64,6 +64,9 @@ class Config:
     FEED_TIMEOUT_SECONDS = 10
     #: Largest feed document accepted (bytes, after decompression); larger ones are refused.
     FEED_MAX_BYTES = 5 * 1024 * 1024
+    #: Let feed fetching reach loopback, private and link-local addresses (redirects included).
+    #: Off, such a feed is refused: a feed URL must not become a way into this machine's network.
+    FEED_ALLOW_PRIVATE_NETWORKS = False
     #: Run the worker's jobs inside the web process. None means: only in debug.
     EMBEDDED_WORKER: bool | None = None
 

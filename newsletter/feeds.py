@@ -1,9 +1,11 @@
 """Feeds: fetching RSS and Atom documents safely and importing their entries as articles.
 
 A feed is input from elsewhere: it may be slow, huge, broken, not a feed at all or hostile.
-:func:`fetch` speaks only http(s), gives up after FEED_TIMEOUT_SECONDS, reads at most
-FEED_MAX_BYTES, and asks with the validators of the last import (ETag, Last-Modified) so an
-unchanged feed costs a 304. :func:`parse` refuses documents that declare XML entities (entity
+:func:`fetch` speaks only http(s), reaches only public addresses (unless
+FEED_ALLOW_PRIVATE_NETWORKS; see :mod:`newsletter.webclient`), gives up after
+FEED_TIMEOUT_SECONDS without a byte and after twice that in all, reads at most FEED_MAX_BYTES,
+and asks with the validators of the last import (ETag, Last-Modified) so an unchanged feed
+costs a 304. :func:`parse` refuses documents that declare XML entities (entity
 expansion) and documents that are not well-formed; feedparser's loose mode would otherwise
 guess at them, and a guess is no basis for mailing every subscriber.
 
@@ -33,7 +35,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import articles, clock, htmltext
+from . import articles, clock, htmltext, webclient
 from .articles import ArticleError, Outcome
 from .extensions import db
 from .models import ArticleSource, Feed
@@ -146,6 +148,7 @@ def poll(url: str) -> PollResult:
             modified=modified,
             timeout=config["FEED_TIMEOUT_SECONDS"],
             max_bytes=config["FEED_MAX_BYTES"],
+            allow_private=config["FEED_ALLOW_PRIVATE_NETWORKS"],
         )
         parsed = parse(document) if document is not None else None
     except FeedError as exc:
@@ -184,9 +187,18 @@ def _record_failure(url: str, message: str) -> PollResult:
 
 
 def fetch(
-    url: str, *, etag: str | None, modified: str | None, timeout: float, max_bytes: int
+    url: str,
+    *,
+    etag: str | None,
+    modified: str | None,
+    timeout: float,
+    max_bytes: int,
+    allow_private: bool = False,
 ) -> Document | None:
     """GET ``url``; None if the server says it has not changed since ``etag``/``modified``.
+
+    Every host on the way (redirects included) must have only public addresses unless
+    ``allow_private``; one step may wait ``timeout``, the whole download twice that.
 
     :raises FeedError: for anything but a complete 2xx answer within the limits.
     """
@@ -195,14 +207,16 @@ def fetch(
         headers["If-None-Match"] = etag
     if modified:
         headers["If-Modified-Since"] = modified
-    deadline = time.monotonic() + 2 * timeout
+    limits = webclient.Limits(
+        allow_private=allow_private, timeout=timeout, deadline=time.monotonic() + 2 * timeout
+    )
     try:
         request = urllib.request.Request(url, headers=headers)
-        with _opener().open(request, timeout=timeout) as response:
+        with _opener(limits).open(request, timeout=timeout) as response:
             length = response.headers.get("Content-Length", "")
             if length.isdigit() and int(length) > max_bytes:
                 raise FeedError(f"the feed is larger than {_size(max_bytes)}")
-            body = _read(response, max_bytes, deadline)
+            body = _read(response, max_bytes)
             if length.isdigit() and len(body) != int(length):
                 raise FeedError("the download was cut short")  # http.client does not say so
             body = _decompress(body, response.headers.get("Content-Encoding", ""), max_bytes)
@@ -220,10 +234,12 @@ def fetch(
         raise FeedError(f"the server answered HTTP {exc.code} {exc.reason}".rstrip()) from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError):
-            raise FeedError(f"no answer within {timeout:g} seconds") from None
+            raise FeedError(_timed_out(exc.reason, timeout)) from None
         raise FeedError(f"cannot connect: {_reason(exc.reason)}") from None
-    except TimeoutError:
-        raise FeedError(f"no answer within {timeout:g} seconds") from None
+    except TimeoutError as exc:
+        raise FeedError(_timed_out(exc, timeout)) from None
+    except webclient.Refused as exc:
+        raise FeedError(str(exc)) from None
     except (OSError, HTTPException, ValueError) as exc:
         raise FeedError(f"the download failed: {_reason(exc)}") from None
 
@@ -355,14 +371,14 @@ class _WebRedirects(urllib.request.HTTPRedirectHandler):
     http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
 
-def _opener() -> urllib.request.OpenerDirector:
-    """An opener that speaks http and https only (no file:, ftp: or data: handlers)."""
+def _opener(limits: webclient.Limits) -> urllib.request.OpenerDirector:
+    """An opener that speaks http and https only (no file:, ftp: or data: handlers), connects
+    as ``limits`` allow, and through no proxy."""
     opener = urllib.request.OpenerDirector()
     for handler in (
-        urllib.request.ProxyHandler(),
         urllib.request.UnknownHandler(),
-        urllib.request.HTTPHandler(),
-        urllib.request.HTTPSHandler(),
+        webclient.HTTPHandler(limits),
+        webclient.HTTPSHandler(limits),
         urllib.request.HTTPDefaultErrorHandler(),
         _WebRedirects(),
         urllib.request.HTTPErrorProcessor(),
@@ -371,8 +387,8 @@ def _opener() -> urllib.request.OpenerDirector:
     return opener
 
 
-def _read(response, max_bytes: int, deadline: float) -> bytes:
-    # The socket timeout bounds each wait; the deadline bounds a server that trickles.
+def _read(response, max_bytes: int) -> bytes:
+    # Every read is bounded by the timeout and the deadline (webclient.Limits.bounded).
     chunks: list[bytes] = []
     total = 0
     while chunk := response.read(min(_CHUNK_BYTES, max_bytes + 1 - total)):
@@ -380,8 +396,6 @@ def _read(response, max_bytes: int, deadline: float) -> bytes:
         total += len(chunk)
         if total > max_bytes:
             raise FeedError(f"the feed is larger than {_size(max_bytes)}")
-        if time.monotonic() > deadline:
-            raise FeedError("the download took too long")
     return b"".join(chunks)
 
 
@@ -453,6 +467,12 @@ def _time(parsed: time.struct_time | None) -> datetime | None:
 def _fits(value: str | None, length: int) -> str | None:
     # A cut validator would never match again; better none than a wrong one.
     return value if value is not None and len(value) <= length else None
+
+
+def _timed_out(error: TimeoutError, timeout: float) -> str:
+    if isinstance(error, webclient.DeadlinePassed):
+        return f"the download took longer than {2 * timeout:g} seconds"
+    return f"no answer within {timeout:g} seconds"
 
 
 def _reason(error: object) -> str:

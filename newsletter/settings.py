@@ -35,6 +35,7 @@ _TYPED_KEYS: dict[str, tuple[type, ...]] = {
     "FEED_POLL_MINUTES": (int, float),
     "FEED_TIMEOUT_SECONDS": (int, float),
     "FEED_MAX_BYTES": (int,),
+    "FEED_ALLOW_PRIVATE_NETWORKS": (bool,),
     "EMBEDDED_WORKER": (bool, type(None)),
     "CONFIRM_MAX_AGE_DAYS": (int, float),
     "UNCONFIRMED_RETENTION_DAYS": (int, float),

@@ -64,6 +64,8 @@ def config(tmp_path, database_uri) -> dict:
         "BASE_URL": "https://news.example.org",
         "RATELIMIT_ENABLED": False,
         "WTF_CSRF_ENABLED": True,
+        # feeds in tests come from http_server on loopback; tests of the refusal turn this off
+        "FEED_ALLOW_PRIVATE_NETWORKS": True,
     }
 
 

@@ -179,8 +179,25 @@ def test_feed_sources_show_their_last_poll(app, admin_client, clock, config):
                 last_ok_at=None,
             )
         )
+        db.session.add(  # as feeds.poll records a refused address, in English
+            Feed(
+                url="http://2130706433/feed.xml",
+                last_polled_at=clock.now(),
+                last_result="refused to connect to 2130706433 at 127.0.0.1: a loopback address"
+                " (FEED_ALLOW_PRIVATE_NETWORKS is off)",
+            )
+        )
         db.session.commit()
     html = admin_client.get("/admin/feeds", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "https://blog.example.org/feed.xml" in html
     assert "HTTP 503 from server" in html
     assert "https://new.example.org/atom" in html and "not polled yet" in html
+    assert (
+        "refused to connect to 2130706433 at 127.0.0.1: a loopback address (FEED_ALLOW_PRIVATE_NETWORKS is off)"
+        in html
+    )
+    german = admin_client.get("/admin/feeds", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert (
+        "Verbindung zu 2130706433 unter 127.0.0.1 abgelehnt: eine Loopback-Adresse"
+        " (FEED_ALLOW_PRIVATE_NETWORKS ist aus)" in german
+    )

@@ -8,17 +8,22 @@ from __future__ import annotations
 import gzip
 import logging
 import socket
+import ssl
 from datetime import UTC, datetime, timedelta
+from ipaddress import IPv4Address
 
 import pytest
+import trustme
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
-from newsletter import articles, create_app, feeds, scheduler
+from newsletter import articles, create_app, feeds, scheduler, webclient
 from newsletter.extensions import db
 from newsletter.models import Article, ArticleSource, Feed
 from newsletter.settings import ConfigError
+from tests.support import services
 from tests.support.clocks import START
+from tests.support.httpserver import HTTPServer, PublicLooking, Resolver
 
 RSS_TYPE = {"Content-Type": "application/rss+xml; charset=utf-8"}
 ATOM_TYPE = {"Content-Type": "application/atom+xml; charset=utf-8"}
@@ -442,6 +447,19 @@ def test_a_server_that_never_answers_is_given_up_on(short_timeout, app, runner, 
     assert feed_row(app, url).last_result == "no answer within 0.2 seconds"
 
 
+@pytest.mark.parametrize("trickle_headers", [False, True], ids=["body", "headers-and-body"])
+def test_a_server_that_trickles_is_cut_off_after_twice_the_timeout(
+    short_timeout, app, runner, http_server, trickle_headers
+):
+    # A byte every 0.05 s never lets one read wait 0.2 s; the whole answer would take over 2 s.
+    url = http_server.serve("/trickle.xml", b"x" * 40, trickle=0.05, trickle_headers=trickle_headers)
+    result = import_feed(runner, url)
+    (request,) = http_server.requests
+    assert not request.answered  # we hung up long before the end
+    assert result.exit_code == 1
+    assert result.output == f"Error: cannot import {url}: the download took longer than 0.4 seconds\n"
+
+
 @pytest.mark.parametrize(
     "url", ["ftp://example.org/feed.xml", "file:///etc/passwd", "feed.xml", "javascript:alert(1)"]
 )
@@ -451,6 +469,134 @@ def test_only_http_and_https_feeds_are_fetched(app, runner, url):
     assert f"cannot import {url}: not a feed address: the URL must start with http:// or https://" in result.output
     assert "Traceback" not in result.output
     assert feed_row(app, url) is None  # nothing was polled, so nothing is listed
+
+
+# --- where feeds may be fetched from -----------------------------------------------------
+
+
+@pytest.fixture
+def private_networks_refused(config) -> dict:
+    """FEED_ALLOW_PRIVATE_NETWORKS as installed (off); the tests' config turns it on."""
+    del config["FEED_ALLOW_PRIVATE_NETWORKS"]
+    return config
+
+
+@pytest.fixture
+def dns(monkeypatch) -> Resolver:
+    """The fetcher's resolver, answering the names a test gives it (``dns.answer(…)``)."""
+    resolver = Resolver(webclient.resolve)
+    monkeypatch.setattr(webclient, "resolve", resolver)
+    return resolver
+
+
+@pytest.fixture
+def ipv6_server() -> HTTPServer:
+    try:
+        server = HTTPServer("::1")
+    except OSError:
+        services.require(False, "IPv6 on loopback (::1)")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tls_server(tmp_path, monkeypatch) -> HTTPServer:
+    """An https server on loopback with a certificate for feeds.example, from a CA the fetcher
+    trusts (through SSL_CERT_FILE, read whenever a connection opens)."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("feeds.example").configure_cert(context)
+    ca.cert_pem.write_to_path(str(tmp_path / "feeds-ca.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "feeds-ca.pem"))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    server = HTTPServer(tls=context)
+    server.start()
+    yield server
+    server.stop()
+
+
+def refused(where: str) -> str:
+    return f"refused to connect to {where} (FEED_ALLOW_PRIVATE_NETWORKS is off)"
+
+
+@pytest.mark.parametrize(
+    ("host", "where", "ours"),
+    [
+        pytest.param("127.0.0.1", "127.0.0.1: a loopback address", True, id="loopback"),
+        pytest.param("2130706433", "2130706433 at 127.0.0.1: a loopback address", True, id="decimal-loopback"),
+        pytest.param("[::1]", "::1: a loopback address", True, id="ipv6-loopback"),
+        pytest.param("0.0.0.0", "0.0.0.0: the unspecified address", True, id="unspecified"),
+        pytest.param("169.254.169.254", "169.254.169.254: a link-local address", False, id="cloud-metadata"),
+        pytest.param("10.1.2.3", "10.1.2.3: a private address", False, id="private"),
+        pytest.param("[fd00::1]", "fd00::1: a private address", False, id="ipv6-unique-local"),
+        pytest.param("[::ffff:127.0.0.1]", "::ffff:127.0.0.1 at 127.0.0.1: a loopback address", False, id="mapped"),
+        pytest.param("224.0.0.1", "224.0.0.1: a multicast address", False, id="multicast"),
+        pytest.param("240.0.0.1", "240.0.0.1: a reserved address", False, id="reserved"),
+        pytest.param("100.64.0.1", "100.64.0.1: an address not reachable from the internet", False, id="shared"),
+    ],
+)
+def test_feeds_on_loopback_private_or_link_local_addresses_are_refused_unless_allowed(
+    private_networks_refused, app, runner, request, host, where, ours
+):
+    server = request.getfixturevalue("ipv6_server" if host == "[::1]" else "http_server")
+    server.serve("/feed.xml", rss(FIRST), headers=RSS_TYPE)
+    url = server.url("/feed.xml", host=host)
+    result = import_feed(runner, url)
+    assert result.output == f"Error: cannot import {url}: {refused(where)}\n"
+    assert feed_row(app, url).last_result == refused(where)
+    assert server.requests == []
+    if not ours:
+        return  # nothing of ours listens there, and no test leaves the machine
+    app.config["FEED_ALLOW_PRIVATE_NETWORKS"] = True
+    result = import_feed(runner, url)
+    assert result.exit_code == 0, result.output
+    assert [a.title for a in all_articles(app)] == ["First post"]
+
+
+def test_every_address_of_a_host_is_checked_and_so_is_every_redirect(
+    private_networks_refused, app, runner, http_server, dns
+):
+    dns.answer("feeds.example", [PublicLooking("127.0.0.1")])
+    internal = http_server.serve("/internal-admin?action=delete", "deleted")
+    http_server.serve("/feed.xml", status=302, headers={"Location": internal})
+    result = import_feed(runner, http_server.url("/feed.xml", host="feeds.example"))
+    assert result.exit_code == 1
+    assert result.output.endswith(f": {refused('127.0.0.1: a loopback address')}\n")
+    assert [request.path for request in http_server.requests] == ["/feed.xml"]
+
+    dns.answer("mixed.example", [PublicLooking("127.0.0.1"), IPv4Address("10.0.0.7")])
+    result = import_feed(runner, http_server.url("/feed.xml", host="mixed.example"))
+    assert result.output.endswith(f": {refused('mixed.example at 10.0.0.7: a private address')}\n")
+    assert len(http_server.requests) == 1
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_the_connection_goes_to_the_checked_address_under_the_hosts_name(
+    private_networks_refused, app, runner, dns, request, scheme
+):
+    server = request.getfixturevalue("tls_server" if scheme == "https" else "http_server")
+    server.serve("/feed.xml", rss(FIRST), headers=RSS_TYPE)
+    # Public when checked, loopback for every later lookup (DNS rebinding); nothing listens on
+    # 127.0.0.2, so a connection that looked the name up again would fail.
+    dns.answer("feeds.example", [PublicLooking("127.0.0.1")], [IPv4Address("127.0.0.2")])
+    result = import_feed(runner, server.url("/feed.xml", host="feeds.example"))
+    assert result.exit_code == 0, result.output
+    assert dns.lookups == ["feeds.example"]
+    (seen,) = server.requests
+    assert seen.headers["Host"] == f"feeds.example:{server.port}"  # and TLS checked that name
+    assert [a.title for a in all_articles(app)] == ["First post"]
+
+
+def test_an_https_feed_must_show_a_certificate_for_its_host_name(
+    private_networks_refused, app, runner, dns, tls_server
+):
+    tls_server.serve("/feed.xml", rss(FIRST), headers=RSS_TYPE)
+    dns.answer("other.example", [PublicLooking("127.0.0.1")])
+    result = import_feed(runner, tls_server.url("/feed.xml", host="other.example"))
+    assert result.exit_code == 1
+    assert "certificate is not valid for 'other.example'" in result.output
+    assert tls_server.requests == []
 
 
 # --- the polling job ----------------------------------------------------------------------
@@ -523,6 +669,7 @@ def test_a_feed_that_fails_halfway_leaves_nothing_half_written(feed_urls, app, m
         ({"FEED_POLL_MINUTES": 0}, "FEED_POLL_MINUTES must be greater than 0"),
         ({"FEED_TIMEOUT_SECONDS": "10"}, "FEED_TIMEOUT_SECONDS must be int or float"),
         ({"FEED_MAX_BYTES": 1.5}, "FEED_MAX_BYTES must be int"),
+        ({"FEED_ALLOW_PRIVATE_NETWORKS": "true"}, "FEED_ALLOW_PRIVATE_NETWORKS must be bool"),
         ({"FEED_URLS": ["https://example.org/feed", 3]}, "FEED_URLS must list http:// or https:// addresses, got 3"),
         ({"FEED_URLS": ["file:///etc/passwd"]}, "FEED_URLS must list http:// or https:// addresses"),
     ],

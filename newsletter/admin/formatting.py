@@ -5,9 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Blueprint
-from flask_babel import format_date, format_datetime, format_time
+from flask_babel import format_date, format_datetime, format_time, gettext
+from flask_babel import lazy_gettext as _l
 
+from .. import webclient
 from ..labels import label
+
+#: The kinds of address feed fetching refuses, as a refusal names them (webclient.KIND_NAMES).
+ADDRESS_KINDS = {
+    "unspecified": _l("the unspecified address"),
+    "loopback": _l("a loopback address"),
+    "link-local": _l("a link-local address"),
+    "multicast": _l("a multicast address"),
+    "reserved": _l("a reserved address"),
+    "private": _l("a private address"),
+    "not-public": _l("an address not reachable from the internet"),
+}
 
 
 def local_time(value: datetime | None, format: str = "medium") -> str:
@@ -37,7 +50,29 @@ def utc_time(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def feed_result(text: str) -> str:
+    """A feed's last result, in the reader's language where it is a refused address; other
+    results as recorded (English, like the worker's log)."""
+    refused = webclient.Refused.from_text(text)
+    kind = ADDRESS_KINDS.get(refused.kind) if refused is not None else None
+    if kind is None:
+        return text
+    if refused.host == refused.address:
+        return gettext(
+            "refused to connect to %(address)s: %(kind)s (FEED_ALLOW_PRIVATE_NETWORKS is off)",
+            address=refused.address,
+            kind=kind,
+        )
+    return gettext(
+        "refused to connect to %(host)s at %(address)s: %(kind)s (FEED_ALLOW_PRIVATE_NETWORKS is off)",
+        host=refused.host,
+        address=refused.address,
+        kind=kind,
+    )
+
+
 def register(bp: Blueprint) -> None:
     bp.add_app_template_filter(local_time, "local_time")
     bp.add_app_template_filter(utc_time, "utc_time")
+    bp.add_app_template_filter(feed_result, "feed_result")
     bp.add_app_template_global(label, "label")
