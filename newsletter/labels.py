@@ -48,6 +48,7 @@ LABELS: dict[type[Enum], dict[Enum, object]] = {
         DeliveryStatus.RETRYING: _l("retrying"),
         DeliveryStatus.FAILED: _l("failed"),
         DeliveryStatus.CANCELLED: _l("cancelled"),
+        DeliveryStatus.HELD: _l("held"),
     },
     MailKind: {
         MailKind.CONFIRM: _l("confirmation request"),

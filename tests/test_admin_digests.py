@@ -196,6 +196,7 @@ def test_send_now_asks_first_and_then_only_queues(app, admin_client, news, outbo
         "sent": 0,
         "failed": 0,
         "cancelled": 0,
+        "held": 0,
         "retrying": 0,
         "total": 2,
         "percent": 0,

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from newsletter import create_app, suppression
 from newsletter.extensions import db
+from newsletter.models import DeliveryStatus
 from tests.support.database import TEST_DATABASE_URI
 
 
@@ -124,4 +125,30 @@ def test_consent_event_ids_are_never_reused_after_the_upgrade(migrated_app):
         with pytest.raises(IntegrityError):  # the enum columns' CHECK constraints survived
             with db.session.begin_nested():
                 db.session.execute(text(insert.replace("'form'", "'carrier-pigeon'")), at)
+        db.session.rollback()
+
+
+def test_every_delivery_status_fits_the_upgraded_database(migrated_app):
+    """0005 lets delivery.status be 'held' (a stopped digest's mails) and keeps refusing what is
+    no status, and the open-rows index; a downgrade queues the held mails again."""
+    insert = (
+        "INSERT INTO delivery (kind, context, status, attempts, created_at, next_attempt_at)"
+        " VALUES ('digest', '{}', :status, 0, :at, :at)"
+    )
+    at = datetime(2026, 1, 5, 12, 0)
+    with migrated_app.app_context():
+        upgrade(revision="0005")
+        for status in DeliveryStatus:
+            db.session.execute(text(insert), {"status": status.value, "at": at})
+        with pytest.raises(IntegrityError):
+            with db.session.begin_nested():
+                db.session.execute(text(insert), {"status": "lost", "at": at})
+        db.session.commit()
+        assert "ix_delivery_open" in {index["name"] for index in inspect(db.engine).get_indexes("delivery")}
+        downgrade(revision="0004")
+        statuses = db.session.execute(text("SELECT status FROM delivery ORDER BY id")).scalars().all()
+        assert statuses == [str(status) if status is not DeliveryStatus.HELD else "queued" for status in DeliveryStatus]
+        with pytest.raises(IntegrityError):
+            with db.session.begin_nested():
+                db.session.execute(text(insert), {"status": "held", "at": at})
         db.session.rollback()

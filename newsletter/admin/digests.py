@@ -7,13 +7,14 @@ for the counts, and without JavaScript it refreshes itself until the digest is d
 
 from __future__ import annotations
 
-from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from .. import articles, digest
+from ..delivery import holds
 from ..extensions import db
 from ..inputs import int_arg
 from ..models import Digest, DigestTrigger, Subscriber, SubscriberStatus
@@ -106,13 +107,38 @@ def digest_send_now():
 @bp.get("/digests/<int:digest_id>")
 def digest_detail(digest_id: int):
     issue = db.get_or_404(Digest, digest_id)
+    counts = queries.delivery_counts([issue.id])[issue.id]
     return render_template(
         "admin/digests/detail.html",
         digest=issue,
         articles=articles.of_digest(issue.id),
-        counts=queries.delivery_counts([issue.id])[issue.id],
+        counts=counts,
         problems=queries.deliveries_with_problems(issue.id),
+        stop_reason=holds.stop_reason(issue.id) if counts.held else None,
+        resume_form=ConfirmForm(),
     )
+
+
+@bp.post("/digests/<int:digest_id>/resume")
+def digest_resume(digest_id: int):
+    """Queue the held mails of a stopped digest again, once the admin has fixed the cause."""
+    issue = db.get_or_404(Digest, digest_id)
+    if not ConfirmForm().validate():
+        abort(400)
+    resumed = holds.resume(issue.id)
+    db.session.commit()
+    if resumed:
+        flash(
+            ngettext(
+                "%(num)s held mail of this digest is queued again.",
+                "%(num)s held mails of this digest are queued again.",
+                resumed,
+            ),
+            "success",
+        )
+    else:
+        flash(_("No mail of this digest is held."), "info")
+    return redirect(url_for("admin.digest_detail", digest_id=issue.id))
 
 
 @bp.get("/digests/<int:digest_id>/progress.json")

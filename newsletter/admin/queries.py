@@ -110,17 +110,19 @@ def next_digest_at() -> datetime | None:
 
 @dataclass
 class DeliveryCounts:
-    """Where a digest's deliveries stand. ``queued`` covers everything not finished yet."""
+    """Where a digest's deliveries stand. ``queued`` covers everything a sender has still to
+    do; ``held`` the mails of a stopped digest, waiting for an admin to resume it."""
 
     queued: int = 0
     sent: int = 0
     failed: int = 0
     cancelled: int = 0
+    held: int = 0
     by_status: dict[DeliveryStatus, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
-        return self.queued + self.sent + self.failed + self.cancelled
+        return self.queued + self.sent + self.failed + self.cancelled + self.held
 
     @property
     def retrying(self) -> int:
@@ -129,6 +131,7 @@ class DeliveryCounts:
 
     @property
     def done(self) -> bool:
+        """Whether no sender has anything more to do with it (finished, or stopped)."""
         return self.queued == 0
 
     @property
@@ -136,7 +139,7 @@ class DeliveryCounts:
         """How much of the digest is finished (sent, failed or cancelled), 0–100."""
         if self.total == 0:
             return 100
-        return (self.total - self.queued) * 100 // self.total
+        return (self.total - self.queued - self.held) * 100 // self.total
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -144,6 +147,7 @@ class DeliveryCounts:
             "sent": self.sent,
             "failed": self.failed,
             "cancelled": self.cancelled,
+            "held": self.held,
             "retrying": self.retrying,
             "total": self.total,
             "percent": self.percent,
@@ -174,6 +178,8 @@ def delivery_counts(digest_ids: Iterable[int]) -> dict[int, DeliveryCounts]:
             counts.sent += count
         elif status is DeliveryStatus.FAILED:
             counts.failed += count
+        elif status is DeliveryStatus.HELD:
+            counts.held += count
         else:
             counts.cancelled += count
     return result

@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError
 
 from .. import digest
+from ..delivery import holds
 from ..delivery.pool import SendPool
 from ..extensions import db
 from ..models import DeliveryStatus, DigestTrigger
@@ -51,6 +52,11 @@ def send_digest() -> None:
     except OperationalError as exc:
         raise click.ClickException(_DATABASE_FAILED.format(error=exc.orig or exc)) from None
     click.echo(_summary(queued, counts))
+    if counts[DeliveryStatus.HELD]:
+        raise click.ClickException(
+            f"sending digest {digest_id} was stopped: {holds.stop_reason(digest_id)}."
+            " Once the cause is fixed, resume it in the admin area (Digests)."
+        )
     if relay_down:
         click.echo(
             "the mail relay did not accept mail; the worker (flask worker) retries the rest",
@@ -108,7 +114,7 @@ def _summary(queued: int, counts: dict[DeliveryStatus, int]) -> str:
         f"sent {counts[DeliveryStatus.SENT]}",
         f"failed {counts[DeliveryStatus.FAILED]}",
     ]
-    for status in (DeliveryStatus.RETRYING, DeliveryStatus.CANCELLED):
+    for status in (DeliveryStatus.RETRYING, DeliveryStatus.CANCELLED, DeliveryStatus.HELD):
         if counts[status]:
             parts.append(f"{status.value} {counts[status]}")
     waiting = _waiting(counts)

@@ -10,7 +10,9 @@
 4. A :class:`.transports.base.Connection` hands it over (SMTP, outbox folder or memory), paced
    by :mod:`.pacing`; the relay's refusals arrive as :class:`.transports.base.DeliveryError`.
 5. :mod:`.outcomes` turns each result into an :class:`~.outcomes.Outcome` (sent, retry after
-   backoff, bounced, cancelled, released) and its Recorder stores them in batches, charging hard
-   bounces via :mod:`.bounces`; a connection hands its next mail over only once the previous
-   outcome is stored, so a crash repeats at most one mail per connection and loses none.
+   backoff, failed, cancelled, released) and its Recorder stores them in batches, charging hard
+   bounces via :mod:`.bounces` (only refusals of the address, :mod:`.replies`); a digest whose
+   latest mails fail the same way is stopped, the rest of it held (:mod:`.holds`); a
+   connection hands its next mail over only once the previous outcome is stored, so a crash
+   repeats at most one mail per connection and loses none.
 """

@@ -1,4 +1,5 @@
-"""Hard bounces: a 5xx reply counts against the address; BOUNCE_LIMIT of them suspend it.
+"""Hard bounces: a 5xx reply refusing the address (:mod:`.replies`) counts against it;
+BOUNCE_LIMIT of them suspend it. A refusal of the message or by policy counts nothing here.
 
 Suspension is not a consent event (the person did not withdraw), so it is recorded here and
 not in the consent ledger; a new double opt-in (subscribers.confirm) lifts it.

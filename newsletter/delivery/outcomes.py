@@ -2,9 +2,10 @@
 
 A sender turns every claimed delivery into one :class:`Outcome`: ``sent``; ``retrying``
 after the backoff of :data:`BACKOFF_SECONDS` for a 4xx reply, ``failed`` after the last
-retry; ``failed`` with a hard bounce for a 5xx reply (:mod:`.bounces`); ``cancelled`` when
-the recipient may no longer be mailed; back in the queue without an attempt counted when the
-mail never reached the relay (:func:`after_refusal` maps the relay's answers). A
+retry; ``failed`` for a 5xx reply, with a hard bounce (:mod:`.bounces`) only where it refused
+the address (:mod:`.replies`); ``cancelled`` when the recipient may no longer be mailed;
+``held`` when its digest was stopped (:mod:`.holds`); back in the queue without an attempt
+counted when the mail never reached the relay (:func:`after_refusal` maps the relay's answers). A
 :class:`Recorder` stores outcomes in batches, one statement per batch on PostgreSQL.
 """
 
@@ -21,7 +22,7 @@ from sqlalchemy import Connection, bindparam
 from .. import clock
 from ..extensions import db
 from ..models import Delivery, DeliveryStatus
-from . import bounces
+from . import bounces, holds, replies
 from .transports.base import ConnectionFailure, DeliveryError, PermanentFailure
 
 #: Seconds to wait before each retry; after the last one the delivery fails for good.
@@ -34,6 +35,8 @@ class SendReport:
     retrying: int = 0
     failed: int = 0
     cancelled: int = 0
+    #: Not attempted: their digest was stopped (:mod:`.holds`).
+    held: int = 0
 
     @property
     def attempted(self) -> int:
@@ -44,6 +47,7 @@ class SendReport:
         self.retrying += other.retrying
         self.failed += other.failed
         self.cancelled += other.cancelled
+        self.held += other.held
 
     def count(self, status: DeliveryStatus) -> None:
         field = status.value
@@ -64,7 +68,7 @@ class Outcome:
     message_id: str | None = None
     sent_text: str | None = None
     next_attempt_at: datetime | None = None
-    #: The subscriber to charge a hard bounce to (5xx).
+    #: The subscriber to charge a hard bounce to (a 5xx refusing the address).
     bounced_subscriber_id: int | None = None
 
 
@@ -80,10 +84,20 @@ def bounced(delivery_id: int, attempts: int, reply: str, subscriber_id: int | No
     return Outcome(delivery_id, DeliveryStatus.FAILED, attempts, reply=reply, bounced_subscriber_id=subscriber_id)
 
 
+def failed(delivery_id: int, attempts: int, reply: str) -> Outcome:
+    """Refused for good, but not for the address: nobody is charged a bounce."""
+    return Outcome(delivery_id, DeliveryStatus.FAILED, attempts, reply=reply)
+
+
+def held(delivery_id: int, reason: str) -> Outcome:
+    """Not sent, its digest stopped: waits for an admin, no attempt counted."""
+    return Outcome(delivery_id, DeliveryStatus.HELD, reply=reason)
+
+
 def retry_or_fail(delivery_id: int, attempts: int, reply: str) -> Outcome:
     """A temporary failure: try again after the backoff, or give up after the last one."""
     if attempts > len(BACKOFF_SECONDS):
-        return Outcome(delivery_id, DeliveryStatus.FAILED, attempts, reply=reply)
+        return failed(delivery_id, attempts, reply)
     retry_at = clock.now() + timedelta(seconds=BACKOFF_SECONDS[attempts - 1])
     return Outcome(delivery_id, DeliveryStatus.RETRYING, attempts, reply=reply, next_attempt_at=retry_at)
 
@@ -99,13 +113,18 @@ def after_refusal(delivery_id: int, attempts: int, subscriber_id: int | None, fa
 
     - the relay cannot take mail now (unreachable, 421, TLS, login, or it refused our
       sender): back to the queue, no attempt counted, nobody bounced;
-    - a 5xx reply: failed for good, a hard bounce for the subscriber;
+    - a 5xx reply: failed for good; a hard bounce for the subscriber only if it refused the
+      address (SPEC §10: 5.1.x, or 550/551/553 without an enhanced code), none if it refused
+      the message or by policy (552, 554, 5.3.x, 5.7.x, …);
     - a 4xx reply or a broken connection mid-mail: retried after the backoff.
     """
     if isinstance(failure, ConnectionFailure):
         return released(delivery_id, failure.reply)
     if isinstance(failure, PermanentFailure):
-        return bounced(delivery_id, attempts, failure.reply, subscriber_id)
+        refusal = replies.parse(failure.reply)
+        if refusal is not None and refusal.kind is replies.Kind.ADDRESS:
+            return bounced(delivery_id, attempts, failure.reply, subscriber_id)
+        return failed(delivery_id, attempts, failure.reply)
     return retry_or_fail(delivery_id, attempts, failure.reply)
 
 
@@ -143,6 +162,15 @@ class Recorder:
     def record(self, outcomes: list[Outcome]) -> None:
         try:
             record(outcomes, self.connection)
+        except Exception:
+            self.connection.rollback()
+            raise
+
+    def hold(self, digest_id: int, reason: str) -> None:
+        """Hold the digest's mails still waiting (:func:`.holds.hold_waiting`)."""
+        try:
+            holds.hold_waiting(self.connection, digest_id, reason)
+            self.connection.commit()
         except Exception:
             self.connection.rollback()
             raise

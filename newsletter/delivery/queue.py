@@ -63,7 +63,7 @@ def cancel_open(subscriber: Subscriber) -> int:
         update(Delivery)
         .where(
             Delivery.subscriber_id == subscriber.id,
-            Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.RETRYING]),
+            Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.RETRYING, DeliveryStatus.HELD]),
         )
         .values(status=DeliveryStatus.CANCELLED)
     )

@@ -31,7 +31,7 @@ from flask import Flask, current_app
 from .. import clock
 from ..extensions import db
 from ..models import MailKind
-from . import compose, outcomes, queue, transports
+from . import compose, holds, outcomes, queue, transports
 from .kinds import SPECS
 from .pacing import TokenBucket
 from .transports.base import ConnectionFailure, DeliveryError, PermanentFailure
@@ -61,8 +61,11 @@ class _Item:
     delivery_id: int
     attempts: int
     subscriber_id: int | None
+    digest_id: int | None
     mail: compose.RawMail
     sent_text: str | None
+    #: The number of the sender's claim it came with.
+    claim: int
 
 
 _DONE = object()
@@ -84,6 +87,11 @@ class Sender:
         self.store_failed = threading.Event()
         self._report = outcomes.SendReport()
         self._on_progress: Callable[[int], object] | None = None
+        #: The digests this sender stopped, with why (see :mod:`.holds`).
+        self.digests = holds.Watch()
+        #: Claims made so far; per digest stopped, how many had been made by then.
+        self._claim_number = 0
+        self._stopped_after: dict[int, int] = {}
 
     def __enter__(self) -> Sender:
         self._recorder = outcomes.Recorder().__enter__()
@@ -164,6 +172,7 @@ class Sender:
             await pending.close()
 
     async def _produce(self, ids: list[int], items: asyncio.Queue) -> None:
+        self._claim_number += 1
         for start in range(0, len(ids), COMPOSE_CHUNK):
             chunk = ids[start : start + COMPOSE_CHUNK]
             if self.halted():
@@ -194,7 +203,12 @@ class Sender:
                 unsendable.append(outcomes.retry_or_fail(delivery.id, delivery.attempts + 1, reply))
                 continue
             sent_text = content.text if delivery.kind in _KEEP_TEXT else None
-            items.append(_Item(delivery.id, delivery.attempts, delivery.subscriber_id, raw, sent_text))
+            items.append(
+                _Item(
+                    delivery.id, delivery.attempts, delivery.subscriber_id, delivery.digest_id, raw, sent_text,
+                    self._claim_number,
+                )
+            )
         db.session.commit()
         self._finish(unsendable)
         return items
@@ -211,6 +225,8 @@ class Sender:
             except Exception:  # a bug, not the relay: the mail may have gone; its lease decides
                 logger.exception("sending delivery %r failed", item.delivery_id)
                 outcome = outcomes.released(item.delivery_id, "not sent: sender error")
+            if item.digest_id is not None and outcome.attempts is not None:  # it reached the relay
+                self._judge_digest(item.digest_id, outcome)
             previous = pending.add(outcome)
 
     async def _deliver(
@@ -218,6 +234,13 @@ class Sender:
     ) -> outcomes.Outcome:
         if self.halted():
             return outcomes.released(item.delivery_id, "not sent: the sender stopped (relay, database or stop)")
+        stopped_after = self._stopped_after.get(item.digest_id)
+        if stopped_after is not None:
+            if item.claim <= stopped_after:
+                return outcomes.held(item.delivery_id, self.digests.stopped[item.digest_id])
+            # Claimed after the stop, when its waiting mails were all held: an admin resumed it.
+            del self._stopped_after[item.digest_id]
+            self.digests.forget(item.digest_id)
         if self.bucket is not None:
             await self.bucket.acquire_async()
         attempts = item.attempts + 1
@@ -245,6 +268,19 @@ class Sender:
                 )
             return outcomes.after_refusal(item.delivery_id, attempts, item.subscriber_id, refusal)
         return outcomes.sent(item.delivery_id, attempts, item.mail.message_id, item.sent_text)
+
+    def _judge_digest(self, digest_id: int, outcome: outcomes.Outcome) -> None:
+        """Count a digest's mail; if most of its latest mails failed the same way, stop the
+        digest: hold its waiting mails, and the ones this sender has claimed as they come."""
+        reason = self.digests.note(digest_id, outcome.status, outcome.reply)
+        if reason is None:
+            return
+        self._stopped_after[digest_id] = self._claim_number
+        logger.warning("digest %r stopped; its mails not yet handed over are held: %s", digest_id, reason)
+        try:
+            self._recorder.hold(digest_id, reason)
+        except Exception as exc:  # the mails this sender claimed are held all the same
+            logger.error("could not hold the waiting mails of digest %r: %s", digest_id, exc)
 
     def _finish(self, batch: list[outcomes.Outcome]) -> None:
         """Store ``batch`` (one short transaction) and count them."""

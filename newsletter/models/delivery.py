@@ -28,6 +28,8 @@ class DeliveryStatus(enum.StrEnum):
     RETRYING = "retrying"  #: temporary failure; next try at ``next_attempt_at``
     FAILED = "failed"  #: permanent failure; ``last_reply`` says why
     CANCELLED = "cancelled"  #: the recipient withdrew or was erased before sending
+    #: not sent: its digest was stopped (``last_reply`` says why) until an admin resumes it
+    HELD = "held"
 
 
 #: States in which a delivery still waits for the sender.

@@ -16,8 +16,9 @@
     bar.textContent = counts.percent + " %";
     if (counts.done) {
       panel.dataset.done = "true";
-      state.textContent = state.dataset.stateDone;
-      if (counts.failed > 0) window.location.reload(); // show the failures with their replies
+      state.textContent = counts.held > 0 ? state.dataset.stateStopped : state.dataset.stateDone;
+      // show the failures with their replies, or why the digest was stopped
+      if (counts.failed > 0 || counts.held > 0) window.location.reload();
     }
   }
 

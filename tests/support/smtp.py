@@ -1,7 +1,8 @@
 """A real SMTP server on loopback (aiosmtpd) that records what it receives.
 
-Replies can be scripted per test: a refusal of the sender (MAIL FROM), a 451 or 550 for RCPT
-or DATA, or the server stopped altogether to play a relay that is down. It offers PIPELINING
+Replies can be scripted per test: a refusal of the sender (MAIL FROM), any reply to RCPT or
+DATA (for every message, or per recipient; each one given is kept in ``refusals``), or the
+server stopped altogether to play a relay that is down. It offers PIPELINING
 (RFC 2920) as real relays do, unless told not to.
 
 It can also speak TLS and demand a login, as a submission relay does: ``starttls=`` (a server
@@ -48,6 +49,10 @@ class RecordingHandler:
         self.rcpt_replies: dict[str, str] = {}
         #: reply given at DATA time to every message, e.g. "451 4.3.0 try later"
         self.data_reply: str | None = None
+        #: recipient -> reply given at DATA time to its message, e.g. "552 5.3.4 message too big"
+        self.data_replies: dict[str, str] = {}
+        #: every scripted refusal given at RCPT or DATA, as (recipient, reply), in order
+        self.refusals: list[tuple[str, str]] = []
         #: reply to every MAIL FROM, e.g. "550 5.7.1 sender not allowed"
         self.mail_from_reply: str | None = None
         #: called with the number of messages received so far, before each one is acknowledged
@@ -96,13 +101,17 @@ class RecordingHandler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.rcpt_replies.get(address)
         if reply:
+            self.refusals.append((address, reply))
             return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        if self.data_reply:
-            return self.data_reply
+        for recipient in envelope.rcpt_tos:
+            reply = self.data_reply or self.data_replies.get(recipient)
+            if reply:
+                self.refusals.append((recipient, reply))
+                return reply
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self.received:
             self.messages.append(message)

@@ -43,4 +43,5 @@ class ConnectionFailure(TemporaryFailure):
 
 
 class PermanentFailure(DeliveryError):
-    """A 5xx reply: this mail to this recipient will not be accepted."""
+    """A 5xx reply: this mail to this recipient will not be accepted (whether for the address,
+    a hard bounce, or for the message: :mod:`newsletter.delivery.replies`)."""
