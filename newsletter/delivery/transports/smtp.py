@@ -256,19 +256,21 @@ def _unread(reader: asyncio.StreamReader) -> int:
 
 
 _LINE_END = re.compile(rb"\r\n?|\n")
+_BARE_CR = re.compile(rb"\r(?!\n)")
+# Found faster than with ``in``: the regex engine skips ahead to each CR.
+_DOT_LINE = re.compile(rb"\r\n\.")
 
 
 def _dot_stuffed(data: bytes) -> bytes:
     """The message as DATA content (RFC 5321 §4.5.2), ending in CRLF: every bare CR or LF made
     a CRLF first, whatever composed the message, so no line "." can end DATA early (nor, at a
     relay that takes a bare LF as a line end, smuggle in what follows). Messages are CRLF
-    throughout already (:func:`..compose.build_message`), which three counts confirm, and
-    base64 lines never start with a dot, so this usually copies nothing."""
-    line_ends = data.count(b"\n")
-    if data.count(b"\r") != line_ends or data.count(b"\r\n") != line_ends:
+    throughout already (:func:`..compose.build_message`): as many CRs as LFs and none without
+    its LF say so, and base64 lines never start with a dot, so this usually copies nothing."""
+    if data.count(b"\r") != data.count(b"\n") or _BARE_CR.search(data):
         data = _LINE_END.sub(b"\r\n", data)
     if data.startswith(b"."):
         data = b"." + data
-    if b"\r\n." in data:
+    if _DOT_LINE.search(data):
         data = data.replace(b"\r\n.", b"\r\n..")
     return data if data.endswith(b"\r\n") else data + b"\r\n"
