@@ -17,6 +17,7 @@ wire as CRLF, so a lone "." behind a bare LF cannot end DATA early or smuggle in
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import ssl
 from datetime import timedelta
 
@@ -286,5 +287,6 @@ def test_bare_line_ends_go_out_as_crlf_and_a_lone_dot_is_stuffed(app, relays):
         await connection.send(mail)
         await connection.close()
 
-    asyncio.run(send())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a thread of its own: pytest may run a loop here
+        pool.submit(asyncio.run, send()).result()
     assert server.handler.raw == [b"Subject: line ends\r\n\r\na\r\n.\r\nb\r\n.\r\nc\r\n.\r\n..\r\n.d\r\n\r\nend\r\n"]
