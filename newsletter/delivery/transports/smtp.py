@@ -83,7 +83,7 @@ class SMTPConnection:
             await self._expect(220)
             # Bytes behind the 220 came in plain text, from anybody on the path: read inside TLS
             # they would shift every later reply by one. (Bytes arriving later fail the handshake.)
-            if _unread(self._reader):
+            if await _holds_more(self._reader):
                 raise ConnectionFailure("the relay sent more after its 220 to STARTTLS (injected?)")
             await self._writer.start_tls(secure, server_hostname=host)
             extensions = await self._ehlo()
@@ -250,9 +250,18 @@ def _fqdn() -> str:
     return socket.getfqdn()
 
 
-def _unread(reader: asyncio.StreamReader) -> int:
-    """Bytes received but not read yet (asyncio offers no public way to ask)."""
-    return len(reader._buffer)
+async def _holds_more(reader: asyncio.StreamReader) -> bool:
+    """Whether bytes were received that nobody has read yet, without waiting for more.
+
+    A read of one byte, given one turn of the event loop: it finishes in that turn only when
+    the bytes are there already (asyncio offers no public way to ask for the buffer's size)."""
+    read = asyncio.ensure_future(reader.read(1))
+    await asyncio.sleep(0)
+    if read.done():
+        return bool(read.result())
+    read.cancel()
+    await asyncio.wait([read])  # let it end; a cancellation of this task still reaches it
+    return False
 
 
 _LINE_END = re.compile(rb"\r\n?|\n")
