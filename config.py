@@ -45,7 +45,8 @@ class Config:
     #: Processes that send one run of mail together on PostgreSQL (0: one per CPU); the
     #: connections and the rate above are divided between them. Always 1 on SQLite.
     SEND_PROCESSES = 0
-    #: How long a claimed mail may stay in flight before another sender takes it.
+    #: How long a claimed mail stays a sender's after its last renewal; a live sender renews
+    #: every third of it, so only a dead sender's mails go to another one (after this long).
     SEND_LEASE_SECONDS = 60
     #: How often the worker looks for mail to send.
     SEND_INTERVAL_SECONDS = 5

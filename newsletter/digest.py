@@ -11,6 +11,7 @@ one digest; and deliveries are unique per (digest, subscriber).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
@@ -157,6 +158,28 @@ def delivery_counts(digest_id: int) -> dict[DeliveryStatus, int]:
     counts = dict.fromkeys(DeliveryStatus, 0)
     counts.update({status: count for status, count in rows})
     return counts
+
+
+@dataclass(frozen=True)
+class UnsentGroup:
+    """The digest's mails in one status that share the relay's last reply."""
+
+    count: int
+    reply: str | None
+    #: The earliest next attempt among them (for mails to be retried).
+    next_attempt_at: datetime
+
+
+def unsent_groups(digest_id: int, status: DeliveryStatus, limit: int) -> list[UnsentGroup]:
+    """The digest's deliveries in ``status`` by their last reply, the largest ``limit`` groups."""
+    rows = db.session.execute(
+        select(func.count(), Delivery.last_reply, func.min(Delivery.next_attempt_at))
+        .where(Delivery.digest_id == digest_id, Delivery.status == status)
+        .group_by(Delivery.last_reply)
+        .order_by(func.count().desc(), Delivery.last_reply)
+        .limit(limit)
+    ).all()
+    return [UnsentGroup(*row) for row in rows]
 
 
 def article_count(digest_id: int) -> int:

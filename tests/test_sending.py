@@ -27,7 +27,7 @@ from newsletter.models import Delivery, DeliveryStatus, DigestTrigger, Subscribe
 from tests.support import services
 from tests.support.clocks import start_at_the_wall_clock
 from tests.support.factories import add_article
-from tests.support.flows import add_readers, drain, queue_digest
+from tests.support.flows import add_readers, drain, queue_digest, send_once_the_leases_ran_out
 from tests.support.processes import flask_process
 
 #: Connections per sender process (flask_process sets MAIL_CONCURRENCY to it).
@@ -61,18 +61,6 @@ def postgres_config(smtp_config):
 
 def worker_process(app, smtp_port: int):
     return flask_process(app, smtp_port, "worker")
-
-
-def send_once_the_leases_ran_out(app, clock) -> outcomes.SendReport:
-    """A new sender in this process, once every lease (and pause) an earlier sender took has
-    run out: the test's clock moves just past the latest of them."""
-    with app.app_context():
-        times = db.session.execute(
-            select(func.max(Delivery.lease_expires_at), func.max(Delivery.next_attempt_at))
-        ).one()
-        db.session.commit()
-    clock.set(max(moment for moment in times if moment is not None) + timedelta(seconds=1))
-    return drain(app)
 
 
 def test_a_killed_sender_loses_nothing_and_repeats_at_most_one_mail_per_connection(

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import gc
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError
 
-from .. import digest
+from .. import clock, digest
 from ..delivery import holds
 from ..delivery.pool import SendPool
 from ..extensions import db
@@ -22,6 +24,8 @@ _DATABASE_FAILED = (
 )
 #: Pause while another sender holds the last deliveries (it sends them, or its lease ends).
 _POLL_SECONDS = 0.5
+#: How many groups of one status (by the relay's last reply) the summary explains.
+_UNSENT_GROUPS = 5
 #: How often the progress bar is redrawn at most.
 _PROGRESS_SECONDS = 0.2
 
@@ -30,9 +34,12 @@ _PROGRESS_SECONDS = 0.2
 @with_appcontext
 def send_digest() -> None:
     """Build the digest of every article not yet in one, deliver it to every confirmed
-    subscriber, wait until every delivery was attempted, and print a summary.
+    subscriber, wait until every delivery was attempted, and print a summary with the
+    reasons for the mails not sent.
 
-    Prints "nothing new" (and sends nothing) when there is no new article.
+    On SQLite, while another sender (the worker) is sending, it waits for that one, which
+    sends the digest as well. Prints "nothing new" (and sends nothing) when there is no new
+    article.
     """
     gc.freeze()  # what is loaded by now lives as long as the process (see the worker)
     issue = digest.build_digest(DigestTrigger.COMMAND)
@@ -52,6 +59,8 @@ def send_digest() -> None:
     except OperationalError as exc:
         raise click.ClickException(_DATABASE_FAILED.format(error=exc.orig or exc)) from None
     click.echo(_summary(queued, counts))
+    for line in _unsent(digest_id, counts):
+        click.echo(line)
     if counts[DeliveryStatus.HELD]:
         raise click.ClickException(
             f"sending digest {digest_id} was stopped: {holds.stop_reason(digest_id)}."
@@ -73,6 +82,7 @@ def _send(digest_id: int, queued: int) -> bool:
         with click.progressbar(length=queued, label="sending") as bar:
             attempted = 0
             shown_at = 0.0
+            announced = False
 
             def show(stored: int) -> None:
                 nonlocal attempted, shown_at
@@ -92,11 +102,46 @@ def _send(digest_id: int, queued: int) -> bool:
                     return True
                 if pool.helpers_running():
                     pool.wait(_POLL_SECONDS)  # they are sending the last ones
-                elif _waiting(digest.delivery_counts(digest_id)) == 0:
+                    continue
+                waiting = _waiting(digest.delivery_counts(digest_id))
+                db.session.commit()  # on SQLite an open transaction would hold the write lock while this one sleeps
+                if waiting == 0:
                     bar.update(queued - bar.pos)
                     return False
-                else:
-                    time.sleep(_POLL_SECONDS)  # another sender holds the last ones, or its lease runs out
+                if sender.waiting_for is not None:  # SQLite: another sender has the turn, and sends these too
+                    if not announced:
+                        click.echo(f"\nanother sender is sending ({sender.waiting_for}); waiting for it")
+                        announced = True
+                    bar.update(max(0, queued - waiting - bar.pos))
+                time.sleep(_POLL_SECONDS)  # another sender holds the last ones, or its lease runs out
+
+
+def _unsent(digest_id: int, counts: dict[DeliveryStatus, int]) -> list[str]:
+    """Why the digest's mails not sent are not: per status, the largest groups by the relay's
+    last reply, with the next attempt of those to be retried."""
+    lines = []
+    for status in (DeliveryStatus.RETRYING, DeliveryStatus.FAILED):
+        if not counts[status]:
+            continue
+        groups = digest.unsent_groups(digest_id, status, _UNSENT_GROUPS)
+        for group in groups:
+            reply = group.reply or "no reply recorded"
+            if status is DeliveryStatus.RETRYING:
+                lines.append(f"{group.count} will be retried after {_local_time(group.next_attempt_at)}: {reply}")
+            else:
+                lines.append(f"{group.count} failed: {reply}")
+        rest = counts[status] - sum(group.count for group in groups)
+        if rest:
+            lines.append(f"{rest} more {status.value} with other replies")
+    return lines
+
+
+def _local_time(moment: datetime) -> str:
+    """``moment`` in TIMEZONE: the time of day, with the date unless it is today."""
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    local = moment.astimezone(zone)
+    today = clock.now().astimezone(zone).date()
+    return local.strftime("%H:%M %Z" if local.date() == today else "%Y-%m-%d %H:%M %Z")
 
 
 def _waiting(counts: dict[DeliveryStatus, int]) -> int:

@@ -12,18 +12,23 @@ counted when the mail never reached the relay (:func:`after_refusal` maps the re
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, bindparam
+from sqlalchemy.exc import OperationalError
 
 from .. import clock
 from ..extensions import db
 from ..models import Delivery, DeliveryStatus
-from . import bounces, holds, replies
+from . import bounces, holds, queue, replies
 from .transports.base import ConnectionFailure, DeliveryError, PermanentFailure
+
+logger = logging.getLogger(__name__)
 
 #: Seconds to wait before each retry; after the last one the delivery fails for good.
 BACKOFF_SECONDS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600, 24 * 3600)
@@ -70,6 +75,15 @@ class Outcome:
     next_attempt_at: datetime | None = None
     #: The subscriber to charge a hard bounce to (a 5xx refusing the address).
     bounced_subscriber_id: int | None = None
+    #: Added to the delivery's ``handovers``: -1 takes back the hand-over counted before its
+    #: final dot, when the mail surely did not reach the relay (:func:`taken_back`).
+    handovers: int = 0
+
+
+def taken_back(outcome: Outcome) -> Outcome:
+    """``outcome``, with the hand-over counted for it taken back: the relay refused the mail,
+    or it never got as far as its final dot."""
+    return replace(outcome, handovers=-1)
 
 
 def sent(delivery_id: int, attempts: int, message_id: str, sent_text: str | None) -> Outcome:
@@ -159,12 +173,21 @@ class Recorder:
         finally:
             self._context.__exit__(*exc)
 
-    def record(self, outcomes: list[Outcome]) -> None:
-        try:
-            record(outcomes, self.connection)
-        except Exception:
-            self.connection.rollback()
-            raise
+    def record(self, outcomes: list[Outcome], handovers: Collection[int] = (), renew: Collection[int] = ()) -> None:
+        """:func:`record`; on SQLite it waits as long as another writer holds the write lock: a
+        mail handed over must never lose its outcome (it would go out again)."""
+        while True:
+            try:
+                record(outcomes, self.connection, handovers, renew)
+                return
+            except OperationalError as exc:
+                self.connection.rollback()
+                if not _write_lock_busy(exc):
+                    raise
+                logger.warning("outcomes wait for SQLite's write lock (another writer holds it): %s", exc.orig)
+            except Exception:
+                self.connection.rollback()
+                raise
 
     def hold(self, digest_id: int, reason: str) -> None:
         """Hold the digest's mails still waiting (:func:`.holds.hold_waiting`)."""
@@ -175,14 +198,18 @@ class Recorder:
             self.connection.rollback()
             raise
 
-    async def record_async(self, outcomes: list[Outcome]) -> None:
-        if not self._postgres or any(outcome.bounced_subscriber_id is not None for outcome in outcomes):
-            self.record(outcomes)
+    async def record_async(
+        self, outcomes: list[Outcome], handovers: Collection[int] = (), renew: Collection[int] = ()
+    ) -> None:
+        """:meth:`record`; on PostgreSQL without the renewal of leases (every third of the lease)
+        or hard bounces, one statement on the event loop's connection."""
+        if not self._postgres or renew or any(outcome.bounced_subscriber_id is not None for outcome in outcomes):
+            self.record(outcomes, handovers, renew)
             return
         if self._async is None:
             self._async = await _async_connection()
         try:
-            await self._async.execute(_UPDATE_FROM_JSON, _update_parameters(outcomes), prepare=True)
+            await self._async.execute(_UPDATE_FROM_JSON, _update_parameters(outcomes, handovers), prepare=True)
         except Exception:
             await self.aclose()  # a fresh connection for the next batch
             raise
@@ -206,21 +233,36 @@ async def _async_connection():
     return connection
 
 
+def _write_lock_busy(exc: OperationalError) -> bool:
+    """Whether SQLite refused a transaction because another connection held its write lock
+    beyond the busy timeout: worth waiting for, unlike a broken database."""
+    return "database is locked" in str(exc.orig)
+
+
 _DELIVERY = Delivery.__table__
 
 
-def record(outcomes: list[Outcome], connection: Connection) -> None:
-    """Write outcomes on ``connection`` in one short transaction and commit it.
+def record(
+    outcomes: list[Outcome], connection: Connection, handovers: Collection[int] = (), renew: Collection[int] = ()
+) -> None:
+    """Write outcomes on ``connection`` in one short transaction and commit it, with the
+    hand-overs about to happen (``handovers``: each delivery's count goes up by one before its
+    final dot) and the leases to renew (:func:`.queue.renew`).
 
     On PostgreSQL a batch is one statement whatever its size (a sender waits for it before
     each hand-over, so its cost bounds the sending rate); elsewhere outcomes of the same shape
     go in one executemany.
     """
-    if not outcomes:
+    if not outcomes and not handovers and not renew:
         return
+    if renew:
+        queue.renew(renew, connection)
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(_UPDATE_FROM_JSON, _update_parameters(outcomes))
+        if outcomes or handovers:
+            connection.exec_driver_sql(_UPDATE_FROM_JSON, _update_parameters(outcomes, handovers))
     else:
+        _count_handovers(connection, handovers, 1)
+        _count_handovers(connection, [outcome.delivery_id for outcome in outcomes if outcome.handovers], -1)
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for outcome in outcomes:
             values = _values(outcome)
@@ -247,9 +289,12 @@ _OUTCOME_COLUMNS = {
     "sent_text": "text",
 }
 _UPDATE_FROM_JSON = (
-    "UPDATE delivery SET lease_expires_at = NULL, "
+    # The hand-overs about to happen are never the outcomes' rows (a sender stores a mail's
+    # outcome only after its hand-over was counted), so no row is updated twice here.
+    "WITH counted AS (UPDATE delivery SET handovers = handovers + 1 WHERE id = ANY(%(handovers)s::integer[])) "
+    "UPDATE delivery SET lease_expires_at = NULL, handovers = delivery.handovers + COALESCE(outcome.handovers, 0), "
     + ", ".join(f"{column} = COALESCE(outcome.{column}, delivery.{column})" for column in _OUTCOME_COLUMNS)
-    + " FROM json_to_recordset(%(outcomes)s::json) AS outcome(id integer, "
+    + " FROM json_to_recordset(%(outcomes)s::json) AS outcome(id integer, handovers integer, "
     + ", ".join(f"{column} {kind}" for column, kind in _OUTCOME_COLUMNS.items())
     + ") WHERE delivery.id = outcome.id"
     # The ids again as an array, so the rows are found through the primary key even when the
@@ -258,13 +303,28 @@ _UPDATE_FROM_JSON = (
 )
 
 
-def _update_parameters(outcomes: list[Outcome]) -> dict[str, str]:
+def _update_parameters(outcomes: list[Outcome], handovers: Collection[int] = ()) -> dict[str, str]:
     """The parameters of :data:`_UPDATE_FROM_JSON`: every outcome's values as one JSON
     document, so the driver passes one string instead of adapting a parameter per value."""
     rows = [_values(outcome) | {"id": outcome.delivery_id} for outcome in outcomes]
+    for row, outcome in zip(rows, outcomes, strict=True):
+        if outcome.handovers:
+            row["handovers"] = outcome.handovers
     document = json.dumps([{key: _json_value(value) for key, value in row.items()} for row in rows])
-    ids = "{" + ",".join(str(int(row["id"])) for row in rows) + "}"
-    return {"outcomes": document, "ids": ids}
+    return {"outcomes": document, "ids": _array(row["id"] for row in rows), "handovers": _array(handovers)}
+
+
+def _array(ids) -> str:
+    """Ids as a PostgreSQL array literal."""
+    return "{" + ",".join(str(int(delivery_id)) for delivery_id in ids) + "}"
+
+
+def _count_handovers(connection: Connection, ids: Collection[int], change: int) -> None:
+    """Add ``change`` to the hand-over count of the deliveries ``ids`` (SQLite)."""
+    if ids:
+        connection.execute(
+            _DELIVERY.update().where(_DELIVERY.c.id.in_(ids)).values(handovers=_DELIVERY.c.handovers + change)
+        )
 
 
 def _json_value(value: Any) -> Any:

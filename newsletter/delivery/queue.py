@@ -3,19 +3,21 @@ that causes it, and sent later by a sender (:mod:`.sender`), never on a web requ
 
 A sender claims due rows (:func:`claim`) by setting them ``sending`` with a lease of
 SEND_LEASE_SECONDS, reads them without the ORM (:func:`load_claimed`), sends them, and
-stores each outcome (:mod:`.outcomes`). A sender that dies leaves its rows ``sending``; once
-the lease has run out another sender claims them again, so a mail is never lost.
+stores each outcome (:mod:`.outcomes`). A live sender renews its leases (:func:`renew`); one
+that dies leaves its rows ``sending``, and once their lease has run out another sender claims
+them again, so a mail is never lost.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from .. import clock
@@ -111,6 +113,22 @@ def claim(limit: int = CLAIM_BATCH) -> list[int]:
         logger.warning("could not claim deliveries this round; database busy")
         return []
     return sorted(claimed)
+
+
+def renew(ids: Collection[int], connection: Connection) -> None:
+    """Extend the leases of the claimed mails ``ids`` a live sender still holds to
+    SEND_LEASE_SECONDS from now (those still ``sending``), in ``connection``'s transaction.
+
+    A sender renews every third of the lease (:meth:`.sender.Sender._keep_leases`), so a lease
+    runs out only when its sender died, however slowly the relay answers.
+    """
+    until = clock.now() + timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
+    connection.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.SENDING)
+        .values(lease_expires_at=until)
+        .execution_options(synchronize_session=False)
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,13 @@ token bucket (MAIL_RATE_LIMIT); outcomes are stored in batches, as many per stat
 have come together. A connection hands its next message over (the final dot of DATA) only
 once the previous one's outcome is stored, so a sender killed at any moment repeats at most
 one mail per connection and loses none (its claimed rows return to the queue when the lease
-ends); the store overlaps the next message's transmission. One thread and no hand-overs
-between threads: at thousands of mails a second, waking threads cost more than the work.
-:mod:`.pool` runs several senders in processes of their own.
+ends); the store overlaps the next message's transmission. The same store counts the next
+message's hand-over (``delivery.handovers``), so a mail that reached the relay twice shows it.
+While it lives, a sender renews the leases of the mails it holds every third of the lease,
+and never sends a mail it holds a second time. On SQLite it claims only while it holds the
+turn (:mod:`.turns`). One thread and no hand-overs between threads: at thousands of mails a
+second, waking threads cost more than the work. :mod:`.pool` runs several senders in
+processes of their own.
 
 :func:`request_stop` (the worker's SIGTERM handler) lets the mails in flight finish, gives
 the rest of the claimed batch back to the queue, and stops.
@@ -25,13 +29,14 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import Flask, current_app
 
 from .. import clock
 from ..extensions import db
 from ..models import MailKind
-from . import compose, holds, outcomes, queue, transports
+from . import compose, holds, outcomes, queue, transports, turns
 from .kinds import SPECS
 from .pacing import TokenBucket
 from .transports.base import ConnectionFailure, DeliveryError, PermanentFailure
@@ -41,6 +46,9 @@ logger = logging.getLogger(__name__)
 _stopping = threading.Event()
 #: Deliveries composed per read transaction.
 COMPOSE_CHUNK = 100
+#: How often (real seconds) the sender looks at the app's clock to see whether its leases are
+#: due for renewal (every third of SEND_LEASE_SECONDS).
+LEASE_CHECK_SECONDS = 0.25
 #: Kinds whose text part is kept after sending, as evidence (the confirmation request).
 _KEEP_TEXT = frozenset({MailKind.CONFIRM})
 
@@ -92,6 +100,12 @@ class Sender:
         #: Claims made so far; per digest stopped, how many had been made by then.
         self._claim_number = 0
         self._stopped_after: dict[int, int] = {}
+        #: Claimed mails whose outcome is not stored yet: their leases are renewed, and a claim
+        #: that returns one of them again does not send it twice.
+        self._held: set[int] = set()
+        self._turn = turns.SendingTurn()
+        #: Who holds the turn this sender could not take (SQLite), until it takes it.
+        self.waiting_for: str | None = None
 
     def __enter__(self) -> Sender:
         self._recorder = outcomes.Recorder().__enter__()
@@ -105,6 +119,7 @@ class Sender:
         finally:
             self._loop.close()
             self._recorder.__exit__(None, None, None)
+            self._turn.release()
 
     def _run(self, coroutine) -> None:
         """Run ``coroutine`` on the sender's loop, on this thread; on a thread of its own
@@ -137,14 +152,26 @@ class Sender:
         return self._sending(self._claims(limit, 1), None)
 
     def _claims(self, limit: int, rounds: int | None) -> Iterator[list[int]]:
-        """Claimed batches, until nothing is due, ``rounds`` were taken, or the sender halts."""
+        """Claimed batches, until nothing is due, ``rounds`` were taken, the sender halts, or
+        (SQLite) another sender has the turn.
+
+        A claimed mail this sender holds already (its lease ran out after all) stays where it
+        is: it is not sent a second time."""
         taken = 0
         while (rounds is None or taken < rounds) and not self.halted():
+            if not self._turn.take():
+                self.waiting_for = self._turn.holder()
+                logger.debug("another sender is sending (%s); this one waits its turn", self.waiting_for)
+                return
+            self.waiting_for = None
             ids = queue.claim(limit)
             taken += 1
             if not ids:
                 return
-            yield ids
+            fresh = [delivery_id for delivery_id in ids if delivery_id not in self._held]
+            self._held.update(fresh)
+            if fresh:
+                yield fresh
 
     def _sending(self, claims: Iterator[list[int]], on_progress) -> outcomes.SendReport:
         before = outcomes.SendReport(**vars(self._report))
@@ -162,6 +189,7 @@ class Sender:
             asyncio.create_task(self._connection_loop(connection, items, pending))
             for connection in self._connections
         ]
+        leases = asyncio.create_task(self._keep_leases(pending))
         try:
             for ids in claims:
                 await self._produce(ids, items)
@@ -169,7 +197,21 @@ class Sender:
             for _ in workers:
                 await items.put(_DONE)
             await asyncio.gather(*workers)
+            leases.cancel()
+            await asyncio.gather(leases, return_exceptions=True)
             await pending.close()
+
+    async def _keep_leases(self, pending: _PendingOutcomes) -> None:
+        """Renew the leases of the mails this sender holds every third of SEND_LEASE_SECONDS
+        by the app's clock, with the next store: a lease runs out only when its sender died,
+        however slowly the relay answers."""
+        period = timedelta(seconds=self.app.config["SEND_LEASE_SECONDS"] / 3)
+        due = clock.now() + period
+        while True:
+            await asyncio.sleep(LEASE_CHECK_SECONDS)
+            if clock.now() >= due:
+                due = clock.now() + period
+                pending.renew()
 
     async def _produce(self, ids: list[int], items: asyncio.Queue) -> None:
         self._claim_number += 1
@@ -217,21 +259,25 @@ class Sender:
         self, connection: transports.Connection, items: asyncio.Queue, pending: _PendingOutcomes
     ) -> None:
         """Send the queue's mails over one connection, each handed over only once the one
-        before it is recorded: never more than one unrecorded mail per connection."""
-        previous: asyncio.Future | None = None
+        before it is recorded and its own hand-over counted (both in the same store, as a
+        rule): never more than one unrecorded mail per connection, and no hand-over the data
+        does not show."""
         while (item := await items.get()) is not _DONE:
+            handover = _HandOver(pending.count_handover(item.delivery_id))
             try:
-                outcome = await self._deliver(connection, item, previous)
+                outcome = await self._deliver(connection, item, handover)
             except Exception:  # a bug, not the relay: the mail may have gone; its lease decides
                 logger.exception("sending delivery %r failed", item.delivery_id)
                 outcome = outcomes.released(item.delivery_id, "not sent: sender error")
+            # (This awaits the count's store where the final dot did not: a mail's outcome and
+            # its count never share a store.)
+            if (not handover.dot_sent or handover.refused) and await handover.counted:
+                outcome = outcomes.taken_back(outcome)
             if item.digest_id is not None and outcome.attempts is not None:  # it reached the relay
                 self._judge_digest(item.digest_id, outcome)
-            previous = pending.add(outcome)
+            pending.add(outcome)
 
-    async def _deliver(
-        self, connection: transports.Connection, item: _Item, previous: asyncio.Future | None
-    ) -> outcomes.Outcome:
+    async def _deliver(self, connection: transports.Connection, item: _Item, handover: _HandOver) -> outcomes.Outcome:
         if self.halted():
             return outcomes.released(item.delivery_id, "not sent: the sender stopped (relay, database or stop)")
         stopped_after = self._stopped_after.get(item.digest_id)
@@ -248,15 +294,17 @@ class Sender:
         async def previous_stored() -> None:
             # Any failed store stops every connection: a later one may succeed again (on a new
             # database connection), but the mails of the failed one are unrecorded already.
-            if not await previous or self.store_failed.is_set():
+            if not await handover.counted or self.store_failed.is_set():
                 raise _PreviousNotStored
+            handover.dot_sent = True
 
         try:
-            await connection.send(item.mail, previous_stored if previous is not None else None)
+            await connection.send(item.mail, previous_stored)
         except _PreviousNotStored:  # the connection dropped the message before its final dot
             self.store_failed.set()
             return outcomes.released(item.delivery_id, "not sent: outcomes could not be stored")
         except DeliveryError as refusal:
+            handover.refused = not isinstance(refusal, ConnectionFailure)  # the relay answered no
             if isinstance(refusal, PermanentFailure):
                 logger.info("delivery %r failed permanently: %s", item.delivery_id, refusal.reply)
             elif isinstance(refusal, ConnectionFailure):
@@ -293,10 +341,12 @@ class Sender:
             return
         self._count(batch)
 
-    async def _finish_async(self, batch: list[outcomes.Outcome]) -> bool:
-        """Store ``batch`` while the connections go on, and count them; False if that failed."""
+    async def _finish_async(self, batch: list[outcomes.Outcome], handovers: list[int], renew: bool) -> bool:
+        """Store ``batch`` while the connections go on, with the ``handovers`` about to happen
+        and, if ``renew``, the renewal of every lease this sender holds; count them; False if
+        that failed."""
         try:
-            await self._recorder.record_async(batch)
+            await self._recorder.record_async(batch, handovers, list(self._held) if renew else ())
         except Exception as exc:  # the rows stay "sending"; their lease brings them back
             self._store_failed(exc)
             return False
@@ -317,6 +367,7 @@ class Sender:
     def _count(self, batch: list[outcomes.Outcome]) -> None:
         for outcome in batch:
             self._report.count(outcome.status)
+            self._held.discard(outcome.delivery_id)
         if self._on_progress is not None and batch:
             self._on_progress(len(batch))
 
@@ -325,23 +376,54 @@ class _PreviousNotStored(Exception):
     """The previous mail's outcome could not be stored, so the next one must not be handed over."""
 
 
+class _HandOver:
+    """One mail on its way over a connection: the future of the store that counts its
+    hand-over (True once stored), whether its final dot went out, and whether the relay then
+    answered with a refusal."""
+
+    __slots__ = ("counted", "dot_sent", "refused")
+
+    def __init__(self, counted: asyncio.Future) -> None:
+        self.counted = counted
+        self.dot_sent = False
+        self.refused = False
+
+
 class _PendingOutcomes:
-    """Outcomes waiting to be stored: whatever has come together is stored in one go, while
-    the connections go on transmitting; each outcome's future is done once the store is over,
-    with True if it succeeded."""
+    """What the sender has to write: outcomes, the hand-overs about to happen, the renewal
+    of its leases. Whatever has come together is stored in one go, while the connections go on
+    transmitting; each call returns the future of the store it goes into, done once that store
+    is over, with True if it succeeded."""
 
     def __init__(self, store) -> None:
         self._store = store
-        self._waiting: list[tuple[outcomes.Outcome, asyncio.Future]] = []
+        self._outcomes: list[outcomes.Outcome] = []
+        self._handovers: list[int] = []
+        self._renew = False
+        self._stored: asyncio.Future | None = None
         self._arrived = asyncio.Event()
         self._closing = False
         self._task = asyncio.create_task(self._run())
 
     def add(self, outcome: outcomes.Outcome) -> asyncio.Future:
-        stored = asyncio.get_running_loop().create_future()
-        self._waiting.append((outcome, stored))
+        self._outcomes.append(outcome)
+        return self._next_store()
+
+    def count_handover(self, delivery_id: int) -> asyncio.Future:
+        """Count the hand-over of ``delivery_id``; await the result before its final dot."""
+        self._handovers.append(delivery_id)
+        return self._next_store()
+
+    def renew(self) -> None:
+        """Renew the sender's leases with the next store."""
+        self._renew = True
+        self._next_store()
+
+    def _next_store(self) -> asyncio.Future:
+        if self._stored is None:
+            self._stored = asyncio.get_running_loop().create_future()
         self._arrived.set()
-        return stored
+        return self._stored
 
     async def close(self) -> None:
         """Store what is still waiting, then end."""
@@ -353,14 +435,16 @@ class _PendingOutcomes:
         while True:
             await self._arrived.wait()
             self._arrived.clear()
-            batch, self._waiting = self._waiting, []
-            succeeded = False
-            try:
-                succeeded = await self._store([outcome for outcome, _ in batch])
-            finally:
-                for _, stored in batch:
+            stored, self._stored = self._stored, None
+            if stored is not None:
+                batch, handovers, renew = self._outcomes, self._handovers, self._renew
+                self._outcomes, self._handovers, self._renew = [], [], False
+                succeeded = False
+                try:
+                    succeeded = await self._store(batch, handovers, renew)
+                finally:
                     stored.set_result(succeeded)
-            if self._closing and not self._waiting:
+            if self._closing and self._stored is None:
                 return
 
 

@@ -63,6 +63,10 @@ class Delivery(db.Model):
     context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[DeliveryStatus] = mapped_column(str_enum(DeliveryStatus))
     attempts: Mapped[int] = mapped_column(default=0)
+    #: How often the mail may have reached the relay: counted (and stored) before its final
+    #: dot goes out, taken back when the relay refused it or it never got that far. Above 1,
+    #: the reader may have it more than once (a sender died with it in flight, or a bug).
+    handovers: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -6,15 +6,16 @@ the in-memory outbox or the loopback SMTP server. Pass the list the messages lan
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from newsletter import address_requests, consent, digest, subscribers, tokens
+from newsletter.clock import FrozenClock
 from newsletter.delivery import outcomes, sender
 from newsletter.extensions import db
-from newsletter.models import ConsentEvent, ConsentEventType, DigestTrigger, Subscriber, SubscriberStatus
+from newsletter.models import ConsentEvent, ConsentEventType, Delivery, DigestTrigger, Subscriber, SubscriberStatus
 from tests.support.factories import add_article
 from tests.support.visitor import Visitor, confirm_link
 
@@ -25,6 +26,18 @@ def drain(app: Flask) -> outcomes.SendReport:
     with app.app_context():
         address_requests.carry_out()
         return sender.drain()
+
+
+def send_once_the_leases_ran_out(app: Flask, clock: FrozenClock) -> outcomes.SendReport:
+    """A new sender in this process, once every lease (and pause) an earlier sender took has
+    run out: the test's clock moves just past the latest of them."""
+    with app.app_context():
+        times = db.session.execute(
+            select(func.max(Delivery.lease_expires_at), func.max(Delivery.next_attempt_at))
+        ).one()
+        db.session.commit()
+    clock.set(max(moment for moment in times if moment is not None) + timedelta(seconds=1))
+    return drain(app)
 
 
 def sign_up(app: Flask, visitor: Visitor, messages: list, email: str) -> str:
