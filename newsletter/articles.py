@@ -22,7 +22,7 @@ import nh3
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import clock, htmltext
+from . import clock, htmltext, images
 from .extensions import db
 from .models import Article, ArticleSource, Feed
 
@@ -78,6 +78,7 @@ class _Content:
     summary: str | None
     body_html: str | None
     published_at: datetime | None
+    image: images.ArticleImage | None
 
 
 def clean_title(title: str | None) -> str:
@@ -147,6 +148,16 @@ def sanitise_html(html: str | None) -> str | None:
     return cleaned or None
 
 
+def clean_image(image: images.ArticleImage | None) -> images.ArticleImage | None:
+    """The picture checked again (https only, sizes, alt text); :class:`ArticleError` if not."""
+    if image is None:
+        return None
+    try:
+        return images.clean_image(image.url, image.width, image.height, image.alt)
+    except images.ImageError as exc:
+        raise ArticleError("image_url", str(exc)) from exc
+
+
 def clean_published_at(published_at: datetime | None) -> datetime | None:
     """The time in UTC; a time without zone is refused (its meaning would be a guess), and so
     is one beyond the years the service can hold (:func:`newsletter.clock.holdable`)."""
@@ -196,6 +207,7 @@ def save_article(
     summary: str | None = None,
     body_html: str | None = None,
     published_at: datetime | None = None,
+    image: images.ArticleImage | None = None,
     feed: Feed | None = None,
 ) -> Saved:
     """Create the article ``guid`` names, or bring it up to date with what is given.
@@ -205,10 +217,11 @@ def save_article(
     :param summary: plain text; None leaves the article without a summary.
     :param body_html: HTML, sanitised here before it is stored.
     :param published_at: aware; None means now for a new article and "keep" for a known one.
+    :param image: the picture shown in digests; None leaves the article without one.
     :param source, feed: where a new article came from; a known article keeps its origin.
     :raises ArticleError: before anything is written, if a field is unusable.
     """
-    content = _clean(title, url, summary, body_html, published_at)
+    content = _clean(title, url, summary, body_html, published_at, image)
     guid = _clean_guid(guid if guid is not None else content.url)
     article = find_by_guid(guid)
     if article is not None:
@@ -221,6 +234,7 @@ def save_article(
         summary=content.summary,
         body_html=content.body_html,
         published_at=content.published_at or now,
+        **_image_columns(content.image),
         source=source,
         feed=feed,
         created_at=now,
@@ -246,12 +260,13 @@ def update_article(
     summary: str | None = None,
     body_html: str | None = None,
     published_at: datetime | None = None,
+    image: images.ArticleImage | None = None,
 ) -> Outcome:
     """Set a known article's content (e.g. an edit in the admin area); same rules as above.
 
     The ``guid``, origin and digest stay as they are.
     """
-    return _apply(article, _clean(title, url, summary, body_html, published_at))
+    return _apply(article, _clean(title, url, summary, body_html, published_at, image))
 
 
 def _clean(
@@ -260,6 +275,7 @@ def _clean(
     summary: str | None,
     body_html: str | None,
     published_at: datetime | None,
+    image: images.ArticleImage | None,
 ) -> _Content:
     return _Content(
         title=clean_title(title),
@@ -267,7 +283,24 @@ def _clean(
         summary=clean_summary(summary),
         body_html=sanitise_html(body_html),
         published_at=clean_published_at(published_at),
+        image=clean_image(image),
     )
+
+
+def _image_columns(image: images.ArticleImage | None) -> dict:
+    return {
+        "image_url": image.url if image else None,
+        "image_width": image.width if image else None,
+        "image_height": image.height if image else None,
+        "image_alt": image.alt if image else None,
+    }
+
+
+def image_of(article: Article) -> images.ArticleImage | None:
+    """The article's picture as stored, or None."""
+    if not article.image_url:
+        return None
+    return images.ArticleImage(article.image_url, article.image_width, article.image_height, article.image_alt)
 
 
 def _clean_guid(guid: str) -> str:
@@ -287,6 +320,7 @@ def _apply(article: Article, content: _Content) -> Outcome:
         "url": content.url,
         "summary": content.summary,
         "body_html": content.body_html,
+        **_image_columns(content.image),
     }
     if content.published_at is not None:
         wanted["published_at"] = content.published_at

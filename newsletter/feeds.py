@@ -35,7 +35,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import articles, clock, htmltext, webclient
+from . import articles, clock, htmltext, images, webclient
 from .articles import ArticleError, Outcome
 from .extensions import db
 from .models import ArticleSource, Feed
@@ -83,6 +83,7 @@ class Entry:
     summary: str | None
     body_html: str | None
     published_at: datetime | None
+    image: images.ArticleImage | None = None
 
 
 @dataclass
@@ -296,6 +297,7 @@ def entry_from(raw: feedparser.FeedParserDict, feed_url: str) -> Entry | None:
         summary=htmltext.shorten(summary, articles.MAX_SUMMARY_LENGTH) or None,
         body_html=_body_html(raw.get("content")),
         published_at=_time(raw.get("published_parsed") or raw.get("updated_parsed")),
+        image=images.from_feed_entry(raw),
     )
 
 
@@ -327,6 +329,7 @@ def _import(feed: Feed, parsed: feedparser.FeedParserDict, result: PollResult) -
                 summary=entry.summary,
                 body_html=entry.body_html,
                 published_at=entry.published_at,
+                image=entry.image,
                 source=ArticleSource.FEED,
                 feed=feed,
             )

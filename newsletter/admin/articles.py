@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from .. import articles
+from ..images import ArticleImage
 from ..extensions import db
 from ..inputs import int_arg
 from ..models import Article, ArticleSource, Digest, Feed
@@ -84,6 +85,7 @@ def _save(form: ArticleForm, article: Article | None) -> Article | None:
         "summary": form.summary.data,
         "body_html": form.body_html.data,
         "published_at": published_at,
+        "image": _image(form, article),
     }
     try:
         if article is None:
@@ -96,6 +98,17 @@ def _save(form: ArticleForm, article: Article | None) -> Article | None:
         getattr(form, field, form.title).errors.append(str(exc))
         return None
     return article
+
+
+def _image(form: ArticleForm, article: Article | None) -> ArticleImage | None:
+    """The form's picture; the size a feed gave is kept while the address stays the same."""
+    url = (form.image_url.data or "").strip()
+    if not url:
+        return None
+    known = articles.image_of(article) if article is not None else None
+    if known is not None and known.url == url:
+        return ArticleImage(url, known.width, known.height, form.image_alt.data)
+    return ArticleImage(url, alt=form.image_alt.data)
 
 
 @bp.get("/feeds")

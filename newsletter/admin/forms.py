@@ -16,7 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from .. import admins, articles, clock
+from .. import admins, articles, clock, images
 from ..addresses import MAX_EMAIL_LENGTH, normalise_email
 from ..models import SubscriberStatus
 from .formatting import label
@@ -96,6 +96,14 @@ class ArticleForm(FlaskForm):
     body_html = TextAreaField(
         _l("Body (HTML; scripts, styles and other unsafe markup are removed)"),
         validators=[Optional(), Length(max=200_000, message=_l("The body is too long."))],
+    )
+    image_url = URLField(
+        _l("Picture (https address, shown in the digest)"),
+        validators=[Optional(), Length(max=images.MAX_URL_LENGTH, message=_l("The address is too long."))],
+    )
+    image_alt = StringField(
+        _l("What the picture shows (for readers who do not see it)"),
+        validators=[Optional(), Length(max=images.MAX_ALT_LENGTH, message=_l("The text is too long."))],
     )
     published_at = DateTimeLocalField(
         _l("Published at"),

@@ -9,6 +9,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from .. import articles, feeds
+from ..images import ArticleImage
 from ..articles import ArticleError
 from ..extensions import db
 from ..models import ArticleSource
@@ -20,6 +21,7 @@ _OPTIONS = {
     "url": "--url",
     "summary": "--summary",
     "published_at": "--published-at",
+    "image_url": "--image-url",
 }
 
 
@@ -33,8 +35,12 @@ _OPTIONS = {
     metavar="ISO8601",
     help="Publication time, e.g. 2026-03-02T09:30 (TIMEZONE) or 2026-03-02T08:30Z; default now.",
 )
+@click.option("--image-url", help="The article's picture shown in the digest, an https URL.")
+@click.option("--image-alt", help="What the picture shows, for readers who do not see it.")
 @with_appcontext
-def add_article(title: str, url: str, summary: str | None, published_at) -> None:
+def add_article(
+    title: str, url: str, summary: str | None, published_at, image_url: str | None, image_alt: str | None
+) -> None:
     """Add one article; adding the same URL again updates that article."""
     zone = ZoneInfo(current_app.config["TIMEZONE"])
     if published_at is not None and published_at.tzinfo is None:
@@ -45,6 +51,7 @@ def add_article(title: str, url: str, summary: str | None, published_at) -> None
             url=url,
             summary=summary,
             published_at=published_at,
+            image=ArticleImage(image_url, alt=image_alt) if image_url else None,
             source=ArticleSource.CLI,
         )
     except ArticleError as exc:

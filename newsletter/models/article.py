@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -48,6 +48,12 @@ class Article(db.Model):
     summary: Mapped[str | None] = mapped_column(Text)
     #: HTML, sanitised with nh3 before it is stored.
     body_html: Mapped[str | None] = mapped_column(Text)
+    #: The article's picture shown in digests: an https URL, its size in pixels when known,
+    #: and the text that stands for it (checked by :func:`newsletter.images.clean_image`).
+    image_url: Mapped[str | None] = mapped_column(String(2000))
+    image_width: Mapped[int | None] = mapped_column(Integer)
+    image_height: Mapped[int | None] = mapped_column(Integer)
+    image_alt: Mapped[str | None] = mapped_column(String(500))
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
     source: Mapped[ArticleSource] = mapped_column(str_enum(ArticleSource))
     feed_id: Mapped[int | None] = mapped_column(ForeignKey("feed.id"))
