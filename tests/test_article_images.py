@@ -90,7 +90,9 @@ def test_add_article_takes_an_https_image_url_only(app, runner):
     assert images(app) == {"Mit Bild": ArticleImage("https://cdn.example.org/a.jpg", None, None, "Ein Bild")}
 
     for bad in ("http://cdn.example.org/a.jpg", "javascript:alert(1)", "https://cdn.example.org/a b.jpg"):
-        result = runner.invoke(args=["add-article", "--title", "X", "--url", "https://example.org/b", "--image-url", bad])
+        result = runner.invoke(
+            args=["add-article", "--title", "X", "--url", "https://example.org/b", "--image-url", bad]
+        )
         assert result.exit_code == 2, result.output
         assert "--image-url" in result.output and "Traceback" not in result.output
     assert list(images(app)) == ["Mit Bild"]

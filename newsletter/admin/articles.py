@@ -9,8 +9,8 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from .. import articles
-from ..images import ArticleImage
 from ..extensions import db
+from ..images import ArticleImage
 from ..inputs import int_arg
 from ..models import Article, ArticleSource, Digest, Feed
 from .blueprint import bp

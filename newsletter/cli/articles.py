@@ -9,9 +9,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from .. import articles, feeds
-from ..images import ArticleImage
 from ..articles import ArticleError
 from ..extensions import db
+from ..images import ArticleImage
 from ..models import ArticleSource
 from .params import iso_datetime
 
