@@ -52,6 +52,25 @@ class Config:
     SEND_INTERVAL_SECONDS = 5
     #: Hard bounces before a subscriber is suspended.
     BOUNCE_LIMIT = 1
+    #: Soft bounces (temporary failures reported after the hand-over: 4.x.x DSNs) that suspend a
+    #: subscriber when they come within SOFT_BOUNCE_WINDOW_DAYS.
+    SOFT_BOUNCE_LIMIT = 5
+    SOFT_BOUNCE_WINDOW_DAYS = 30
+    #: VERP: with ``bounces@example.org`` each mail's envelope sender (MAIL FROM, hence the
+    #: Return-Path) is ``bounces+<token>@example.org``, the token naming the mail. None: the
+    #: envelope sender is MAIL_DEFAULT_SENDER's address.
+    BOUNCE_ADDRESS: str | None = None
+    #: ``host:port`` where the ``worker`` accepts bounce (DSN) and complaint (ARF) reports by
+    #: SMTP, for BOUNCE_ADDRESS and its VERP addresses only (route them there from the MTA).
+    BOUNCE_SMTP_LISTEN: str | None = None
+    #: Largest report the bounce listener accepts (bytes).
+    BOUNCE_MAX_BYTES = 4 * 1024 * 1024
+    #: DKIM-sign every mail (rsa-sha256, relaxed/relaxed) for DKIM_DOMAIN with the RSA key (PEM,
+    #: at least 2048 bits) in DKIM_PRIVATE_KEY_FILE, published under DKIM_SELECTOR
+    #: (``flask dkim-record`` prints the DNS record). All three, or none.
+    DKIM_DOMAIN: str | None = None
+    DKIM_SELECTOR: str | None = None
+    DKIM_PRIVATE_KEY_FILE: str | None = None
 
     #: For schedules and dates shown.
     TIMEZONE = "Europe/Berlin"

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from . import clock, inputs, settings
-from .delivery import transports
+from .delivery import dkim, transports
 from .paths import TEMPLATES
 
 
@@ -45,6 +45,7 @@ def create_app(
     requestinfo.init_app(app)
     extensions.init_app(app)
     transports.init_app(app)
+    dkim.init_app(app)  # reads the key once; refuses one that cannot sign
     app.register_blueprint(public.bp)
     app.register_blueprint(admin_bp)
     errors.init_app(app)

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 
 from .models import (
     ArticleSource,
+    BounceKind,
     ConsentChannel,
     ConsentEventType,
     DeliveryStatus,
@@ -40,6 +41,13 @@ LABELS: dict[type[Enum], dict[Enum, object]] = {
         ConsentChannel.ADMIN: _l("admin"),
         ConsentChannel.IMPORT: _l("import"),
         ConsentChannel.RETENTION: _l("retention period ended"),
+        ConsentChannel.COMPLAINT: _l("spam complaint"),
+    },
+    BounceKind: {
+        BounceKind.HARD: _l("hard bounce"),
+        BounceKind.SOFT: _l("soft bounce"),
+        BounceKind.MESSAGE: _l("refused (the message, not the address)"),
+        BounceKind.COMPLAINT: _l("spam complaint"),
     },
     DeliveryStatus: {
         DeliveryStatus.QUEUED: _l("queued"),

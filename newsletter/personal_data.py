@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from . import consent
 from .extensions import db
-from .models import Delivery, Subscriber
+from .models import BounceEvent, Delivery, Subscriber
 
 
 def export(subscriber: Subscriber) -> dict[str, Any]:
@@ -27,6 +27,26 @@ def export(subscriber: Subscriber) -> dict[str, Any]:
         "source": subscriber.source,
         "hard_bounces": subscriber.bounce_count,
         "deliveries": [_delivery(delivery) for delivery in _deliveries(subscriber)],
+        "bounces": [_bounce(event) for event in _bounces(subscriber)],
+    }
+
+
+def _bounces(subscriber: Subscriber) -> list[BounceEvent]:
+    return list(
+        db.session.execute(
+            select(BounceEvent).where(BounceEvent.subscriber_id == subscriber.id).order_by(BounceEvent.id)
+        ).scalars()
+    )
+
+
+def _bounce(event: BounceEvent) -> dict[str, Any]:
+    """One bounce or complaint: when, what kind, the status code and the remote server's words."""
+    return {
+        "kind": str(event.kind),
+        "at": _iso(event.at),
+        "status": event.status,
+        "from_report": event.report_id is not None,
+        "detail": event.detail,
     }
 
 

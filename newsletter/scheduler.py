@@ -20,7 +20,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask, current_app
 from sqlalchemy.exc import IntegrityError
 
-from . import address_requests, clock, digest, feeds, retention
+from . import address_requests, bounce_listener, bounce_reports, clock, digest, feeds, retention
 from .crontab import cron_trigger, latest_due
 from .delivery import sender
 from .extensions import db
@@ -171,6 +171,14 @@ def add_jobs(app: Flask, scheduler: BaseScheduler) -> None:
         misfire_grace_time=None,
         **common,
     )
+    if app.config["BOUNCE_SMTP_LISTEN"]:
+        scheduler.add_job(
+            _in_context(app, bounce_reports.process_waiting),
+            "interval",
+            seconds=app.config["SEND_INTERVAL_SECONDS"],
+            id="process-bounces",
+            **common,
+        )
     if app.config["FEED_URLS"]:
         scheduler.add_job(
             _in_context(app, poll_feeds),
@@ -194,7 +202,12 @@ def run_worker(app: Flask) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    scheduler.start()
+    listener = bounce_listener.start(app) if app.config["BOUNCE_SMTP_LISTEN"] else None
+    try:
+        scheduler.start()
+    finally:
+        if listener is not None:
+            listener.stop()
     # start() returns at shutdown; the job threads still running end soon (the sender gives
     # its unsent batch back) and the interpreter waits for them before the process exits.
 

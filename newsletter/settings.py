@@ -13,6 +13,7 @@ import limits
 from flask import Flask
 
 from .crontab import cron_trigger
+from .delivery import verp
 from .paths import DEFAULT_CONFIG
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
@@ -31,6 +32,14 @@ _TYPED_KEYS: dict[str, tuple[type, ...]] = {
     "SEND_PROCESSES": (int,),
     "SEND_INTERVAL_SECONDS": (int, float),
     "BOUNCE_LIMIT": (int,),
+    "SOFT_BOUNCE_LIMIT": (int,),
+    "SOFT_BOUNCE_WINDOW_DAYS": (int, float),
+    "BOUNCE_ADDRESS": (str, type(None)),
+    "BOUNCE_SMTP_LISTEN": (str, type(None)),
+    "BOUNCE_MAX_BYTES": (int,),
+    "DKIM_DOMAIN": (str, type(None)),
+    "DKIM_SELECTOR": (str, type(None)),
+    "DKIM_PRIVATE_KEY_FILE": (str, type(None)),
     "FEED_URLS": (list,),
     "FEED_POLL_MINUTES": (int, float),
     "FEED_TIMEOUT_SECONDS": (int, float),
@@ -53,7 +62,10 @@ _TYPED_KEYS: dict[str, tuple[type, ...]] = {
 }
 
 #: Numeric keys (checked by type above) for which zero or less makes no sense.
-_POSITIVE_KEYS = ("FEED_POLL_MINUTES", "FEED_TIMEOUT_SECONDS", "FEED_MAX_BYTES", "ADMIN_SESSION_IDLE_MINUTES")
+_POSITIVE_KEYS = (
+    "SOFT_BOUNCE_LIMIT", "SOFT_BOUNCE_WINDOW_DAYS", "BOUNCE_MAX_BYTES",
+    "FEED_POLL_MINUTES", "FEED_TIMEOUT_SECONDS", "FEED_MAX_BYTES", "ADMIN_SESSION_IDLE_MINUTES",
+)
 
 #: Limits given as text ("10 per 15 minutes") that the service counts itself.
 _LIMIT_KEYS = ("RATELIMIT_ADMIN_LOGIN_IP", "RATELIMIT_ADMIN_LOGIN_EMAIL")
@@ -127,6 +139,7 @@ def validate(app: Flask) -> None:
     if config["SEND_PROCESSES"] < 0:
         raise ConfigError(f"SEND_PROCESSES must be 0 for one per CPU, or more, got {config['SEND_PROCESSES']!r}")
     _validate_relay(config)
+    _validate_bounces(config)
     for url in config["FEED_URLS"]:
         if not isinstance(url, str) or not url.strip().startswith(("http://", "https://")):
             raise ConfigError(f"FEED_URLS must list http:// or https:// addresses, got {url!r}")
@@ -157,6 +170,29 @@ def _validate_relay(config) -> None:
             "MAIL_USERNAME is set but the relay connection is not encrypted; set MAIL_USE_TLS or MAIL_USE_SSL"
             " so the password does not cross the network in plain text"
         )
+
+
+def _validate_bounces(config) -> None:
+    if config["BOUNCE_ADDRESS"] and (problem := verp.address_problem(config["BOUNCE_ADDRESS"])):
+        raise ConfigError(f"BOUNCE_ADDRESS {config['BOUNCE_ADDRESS']!r} {problem}")
+    if config["BOUNCE_SMTP_LISTEN"]:
+        if not config["BOUNCE_ADDRESS"]:
+            raise ConfigError(
+                "BOUNCE_SMTP_LISTEN needs BOUNCE_ADDRESS: only reports to it and its VERP addresses are taken"
+            )
+        try:
+            listen_address(config["BOUNCE_SMTP_LISTEN"])
+        except ValueError as exc:
+            raise ConfigError(f"BOUNCE_SMTP_LISTEN {config['BOUNCE_SMTP_LISTEN']!r} {exc}") from None
+
+
+def listen_address(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:2525`` for IPv6) as (host, port); ValueError with the reason."""
+    host, colon, port = value.strip().rpartition(":")
+    host = host.strip("[]")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("must be host:port, such as 127.0.0.1:2525")
+    return host, int(port)
 
 
 def _validate_schedule(line: str, timezone: str) -> None:

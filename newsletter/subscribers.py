@@ -18,6 +18,8 @@ from .delivery import queue
 from .extensions import db
 from .models import (
     AddressRequest,
+    BounceEvent,
+    BounceReport,
     ConsentChannel,
     ConsentEventType,
     ConsentText,
@@ -164,4 +166,9 @@ def _forget_delivery_contents(subscriber: Subscriber) -> None:
         update(Delivery)
         .where(Delivery.subscriber_id == subscriber.id)
         .values(to_address=None, sent_text=None, last_reply=None)
+    )
+    # Bounce reports quote the address, and so may a remote server's diagnostic.
+    db.session.execute(update(BounceEvent).where(BounceEvent.subscriber_id == subscriber.id).values(detail=None))
+    db.session.execute(
+        update(BounceReport).where(BounceReport.subscriber_id == subscriber.id).values(raw=b"", recipients=[])
     )

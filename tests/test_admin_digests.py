@@ -197,6 +197,8 @@ def test_send_now_asks_first_and_then_only_queues(app, admin_client, news, outbo
         "failed": 0,
         "cancelled": 0,
         "held": 0,
+        "bounced": 0,
+        "complaints": 0,
         "retrying": 0,
         "total": 2,
         "percent": 0,
@@ -255,7 +257,8 @@ def test_history_shows_counts_and_failures_with_the_smtp_reply(
         "0",
         "1",
         "1",
-    ]  # recipients, queued, sent, failed
+        "1",
+    ]  # recipients, queued, sent, failed, bounced (bert's 5.1.1 at send time)
 
     detail = admin_client.get(f"/admin/digests/{issue.id}").get_data(as_text=True)
     assert "550 5.1.1 &lt;bert@example.org&gt;: Recipient unknown" in detail

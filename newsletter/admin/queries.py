@@ -18,6 +18,8 @@ from .. import clock
 from ..crontab import cron_trigger
 from ..extensions import db
 from ..models import (
+    BounceEvent,
+    BounceKind,
     ConsentEvent,
     ConsentEventType,
     Delivery,
@@ -118,6 +120,10 @@ class DeliveryCounts:
     failed: int = 0
     cancelled: int = 0
     held: int = 0
+    #: Readers whose mail of it bounced (hard or soft) or drew a complaint, at send time or
+    #: by a report that came back later (:mod:`newsletter.bounce_reports`).
+    bounced: int = 0
+    complaints: int = 0
     by_status: dict[DeliveryStatus, int] = field(default_factory=dict)
 
     @property
@@ -148,6 +154,8 @@ class DeliveryCounts:
             "failed": self.failed,
             "cancelled": self.cancelled,
             "held": self.held,
+            "bounced": self.bounced,
+            "complaints": self.complaints,
             "retrying": self.retrying,
             "total": self.total,
             "percent": self.percent,
@@ -182,7 +190,22 @@ def delivery_counts(digest_ids: Iterable[int]) -> dict[int, DeliveryCounts]:
             counts.held += count
         else:
             counts.cancelled += count
+    _count_bounces(result)
     return result
+
+
+def _count_bounces(result: dict[int, DeliveryCounts]) -> None:
+    """Add the readers each digest bounced for, or drew complaints from (one grouped query)."""
+    rows = db.session.execute(
+        select(BounceEvent.digest_id, BounceEvent.kind, func.count(BounceEvent.subscriber_id.distinct()))
+        .where(BounceEvent.digest_id.in_(list(result)))
+        .group_by(BounceEvent.digest_id, BounceEvent.kind)
+    ).all()
+    for digest_id, kind, count in rows:
+        if kind in (BounceKind.HARD, BounceKind.SOFT):
+            result[digest_id].bounced += count
+        elif kind is BounceKind.COMPLAINT:
+            result[digest_id].complaints += count
 
 
 def recent_digests(limit: int = 5, before_id: int | None = None) -> list[Digest]:
@@ -203,6 +226,18 @@ def deliveries_with_problems(digest_id: int, limit: int = 200) -> list[Delivery]
                 Delivery.status.in_([DeliveryStatus.FAILED, DeliveryStatus.RETRYING]),
             )
             .order_by(Delivery.id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def subscriber_bounces(subscriber_id: int, limit: int = 100) -> list[BounceEvent]:
+    """The bounces and complaints of one subscriber, newest first."""
+    return list(
+        db.session.execute(
+            select(BounceEvent)
+            .where(BounceEvent.subscriber_id == subscriber_id)
+            .order_by(BounceEvent.id.desc())
             .limit(limit)
         ).scalars()
     )

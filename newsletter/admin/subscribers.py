@@ -39,6 +39,7 @@ def subscriber_detail(subscriber_id: int):
         subscriber=subscriber,
         events=consent.history(subscriber),
         deliveries=queries.subscriber_deliveries(subscriber.id),
+        bounces=queries.subscriber_bounces(subscriber.id),
         withdrawable=subscriber.status in WITHDRAWABLE,
         form=ConfirmForm(),
     )

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import admin, articles, digest, evidence, retention, subscribers, worker
+from . import admin, articles, bounces, digest, evidence, retention, subscribers, worker
 
-MODULES = (admin, articles, digest, evidence, retention, subscribers, worker)
+MODULES = (admin, articles, bounces, digest, evidence, retention, subscribers, worker)
 
 
 def init_app(app: Flask) -> None:

@@ -273,7 +273,7 @@ def record(
             connection.execute(_update_statement(columns), rows)
     for outcome in outcomes:
         if outcome.bounced_subscriber_id is not None:
-            bounces.record(outcome.bounced_subscriber_id, connection)
+            bounces.refused_at_send(outcome.bounced_subscriber_id, outcome.delivery_id, outcome.reply, connection)
     connection.commit()
 
 

@@ -59,6 +59,22 @@ def parse(reply: str) -> Refusal | None:
     return Refusal(code, status, kind)
 
 
+#: An enhanced status code alone, as a DSN's Status field gives it (RFC 3464 §2.3.4).
+_STATUS = re.compile(r"([245])\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})")
+
+
+def classify_status(status: str) -> Refusal | None:
+    """What an enhanced status code alone says (a report's ``Status: 5.1.1``), by the same rule
+    as a reply: 4.x.x temporary, 5.1.x the address, any other 5.x.x the message or a policy;
+    None for a success (2.x.x) or anything else."""
+    match = _STATUS.fullmatch(status.strip())
+    if match is None or match.group(1) == "2":
+        return None
+    if match.group(1) == "4":
+        return Refusal(400, match.group(0), Kind.TEMPORARY)
+    return Refusal(500, match.group(0), Kind.ADDRESS if match.group(2) == "1" else Kind.MESSAGE)
+
+
 def printable(text: str, limit: int = 200) -> str:
     """A relay's text safe to show and print: control characters (terminal escapes, line
     breaks) as spaces, at most ``limit`` characters."""

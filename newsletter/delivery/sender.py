@@ -38,6 +38,7 @@ from ..extensions import db
 from ..models import MailKind
 from . import compose, holds, outcomes, queue, transports, turns
 from .kinds import SPECS
+from .outgoing import Outgoing
 from .pacing import TokenBucket
 from .transports.base import ConnectionFailure, DeliveryError, PermanentFailure
 
@@ -97,6 +98,8 @@ class Sender:
         self._on_progress: Callable[[int], object] | None = None
         #: The digests this sender stopped, with why (see :mod:`.holds`).
         self.digests = holds.Watch()
+        #: Each mail's VERP envelope sender and DKIM signature.
+        self._outgoing = Outgoing(app)
         #: Claims made so far; per digest stopped, how many had been made by then.
         self._claim_number = 0
         self._stopped_after: dict[int, int] = {}
@@ -239,6 +242,7 @@ class Sender:
                     continue
                 content = spec.content(delivery)
                 raw = compose.build_message(content, spec.recipient(delivery), date=now)
+                raw = self._outgoing.finish(raw, delivery.id, now)
             except Exception as exc:  # a broken template must not lose the mail: retry later
                 logger.exception("could not compose delivery %r", delivery.id)
                 reply = f"could not compose: {exc}"

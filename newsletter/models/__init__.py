@@ -3,6 +3,7 @@
 from .address_request import AddressRequest, AddressRequestKind
 from .admin import AdminSession, AdminUser
 from .article import Article, ArticleSource, Feed
+from .bounce import BounceEvent, BounceKind, BounceReport, ReportKind
 from .consent import ConsentChannel, ConsentEvent, ConsentEventType, ConsentText
 from .delivery import OPEN_STATUSES, Delivery, DeliveryStatus, MailKind
 from .digest import Digest, DigestTrigger
@@ -22,6 +23,10 @@ __all__ = [
     "AdminUser",
     "Article",
     "ArticleSource",
+    "BounceEvent",
+    "BounceKind",
+    "BounceReport",
+    "ReportKind",
     "Digest",
     "DigestTrigger",
     "Feed",

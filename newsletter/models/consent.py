@@ -36,6 +36,7 @@ class ConsentChannel(enum.StrEnum):
     ADMIN = "admin"
     IMPORT = "import"
     RETENTION = "retention"  #: the evidence period ran out (newsletter.retention)
+    COMPLAINT = "complaint"  #: the reader reported the mail as spam (an ARF report, newsletter.bounce_reports)
 
 
 class ConsentText(db.Model):
