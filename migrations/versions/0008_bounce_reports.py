@@ -9,16 +9,16 @@
   rather than reflected. address_request never holds 'complaint' (a complaint is no request),
   so its SQLite table keeps its old CHECK rather than being rebuilt.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-29 19:40:00
 
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
