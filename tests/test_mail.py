@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import replace
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
+
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from newsletter.delivery import compose
 
@@ -63,3 +67,13 @@ def test_a_filled_line_longer_than_the_text_width_is_wrapped_again(app):
     text = prepared.filled({"email": long_address}).text
     assert all(len(line) <= compose.TEXT_WIDTH for line in text.splitlines())
     assert long_address in text
+
+
+@given(st.text(alphabet="ab-é \t\u00a0\n.", max_size=300))
+@example("word " * 30)
+@example("x" * 100 + " tail")
+@example("a" * 72 + " b")
+def test_filled_lines_wrap_exactly_as_textwrap_would(line):
+    """The fast wrapping of filled-in lines gives textwrap's result for any line."""
+    expected = textwrap.fill(line, compose.TEXT_WIDTH, break_long_words=False, break_on_hyphens=False)
+    assert compose._wrapped(line) == expected
