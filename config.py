@@ -76,6 +76,9 @@ class Config:
     TIMEZONE = "Europe/Berlin"
     #: Crontab line for the digest (standard cron: 0 and 7 are Sunday).
     DIGEST_SCHEDULE = "0 7 * * *"
+    #: Articles one digest shows at most, newest first; the mail says how many more are on
+    #: the site and links to it.
+    DIGEST_MAX_ARTICLES = 20
     #: RSS/Atom feeds polled for new articles.
     FEED_URLS: list[str] = []
     #: How often the worker polls FEED_URLS.
@@ -84,6 +87,9 @@ class Config:
     FEED_TIMEOUT_SECONDS = 10
     #: Largest feed document accepted (bytes, after decompression); larger ones are refused.
     FEED_MAX_BYTES = 5 * 1024 * 1024
+    #: On a feed's first import, entries older than this many days are kept as articles but
+    #: never mailed (the site's archive is no news).
+    FEED_BACKLOG_DAYS = 7
     #: Let feed fetching reach loopback, private and link-local addresses (redirects included).
     #: Off, such a feed is refused: a feed URL must not become a way into this machine's network.
     FEED_ALLOW_PRIVATE_NETWORKS = False

@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import nh3
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from . import clock, htmltext, images
 from .extensions import db
-from .models import Article, ArticleSource, Feed
+from .models import Article, ArticleSource, Feed, KeptOut
 
 logger = logging.getLogger(__name__)
 
@@ -173,14 +173,54 @@ def clean_published_at(published_at: datetime | None) -> datetime | None:
 
 
 def undigested() -> list[Article]:
-    """The articles the next digest will carry, newest first."""
+    """The articles the next digest will carry (none kept out), newest first."""
     return list(
         db.session.execute(
             select(Article)
-            .where(Article.digest_id.is_(None))
+            .where(Article.digest_id.is_(None), Article.kept_out.is_(None))
             .order_by(Article.published_at.desc(), Article.id.desc())
         ).scalars()
     )
+
+
+class AlreadyMailed(ValueError):
+    """The article went out in a digest: it stays part of that digest's record."""
+
+
+def keep_out(article: Article, out: bool) -> None:
+    """Keep an article not yet mailed out of every digest (``out``), or let it into the next
+    one again (a feed's backlog too); flushes.
+
+    :raises AlreadyMailed: the article is in a digest already.
+    """
+    if article.digest_id is not None:
+        raise AlreadyMailed(article.id)
+    article.kept_out = KeptOut.ADMIN if out else None
+    article.updated_at = clock.now()
+    db.session.flush()
+    logger.info("article %r %s", article.id, "kept out of digests" if out else "let into the next digest")
+
+
+def delete_article(article: Article) -> None:
+    """Delete an article not yet mailed; flushes. A feed's article stays as a tombstone (kept
+    out, hidden everywhere), so that the feed's next poll does not bring it back as new.
+
+    :raises AlreadyMailed: the article is in a digest already.
+    """
+    if article.digest_id is not None:
+        raise AlreadyMailed(article.id)
+    if article.source is ArticleSource.FEED:
+        article.kept_out = KeptOut.DELETED
+        article.updated_at = clock.now()
+    else:
+        db.session.delete(article)
+    db.session.flush()
+    logger.info("article %r deleted", article.id)
+
+
+def shown_in_admin():
+    """The condition of the articles the admin lists: all but deleted feed articles."""
+    return or_(Article.kept_out.is_(None), Article.kept_out != KeptOut.DELETED)
 
 
 def of_digest(digest_id: int) -> list[Article]:

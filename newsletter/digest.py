@@ -1,4 +1,5 @@
-"""The digest: every article not yet mailed, in one issue, queued for every confirmed subscriber.
+"""The digest: every article not yet mailed (and not kept out), in one issue, queued for every
+confirmed subscriber.
 
 :func:`build_digest` is shared by the schedule, ``flask send-digest`` and the admin's "Send
 now"; it only queues, the sender delivers (SPEC §6). Functions here flush but never commit.
@@ -11,11 +12,13 @@ one digest; and deliveries are unique per (digest, subscriber).
 from __future__ import annotations
 
 import logging
+import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import Integer, func, insert, literal, select, update
+from sqlalchemy import Integer, and_, func, insert, literal, select, update
 
 from . import clock, suppression
 from .addresses import normalise_email
@@ -47,28 +50,42 @@ _DELIVERY_COLUMNS = (
 )
 
 
-def build_digest(trigger: DigestTrigger) -> Digest | None:
-    """Put every article not yet in a digest into a new one and queue it for every confirmed
-    subscriber; ``None`` when there is nothing new.
+def build_digest(
+    trigger: DigestTrigger,
+    *,
+    subject: str | None = None,
+    intro: str | None = None,
+    only: Collection[int] | None = None,
+) -> Digest | None:
+    """Put every article not yet in a digest (nor kept out of digests) into a new one and queue
+    it for every confirmed subscriber; ``None`` when there is nothing new.
+
+    :param subject: the subject in every language (checked by :func:`clean_subject`); None: the
+        default, which names the lead article.
+    :param intro: a plain-text paragraph above the articles (:func:`clean_intro`).
+    :param only: the ids of the articles to take, of those (the admin left the others out for
+        a later digest, and takes none that came in since the page was shown).
 
     When two builds race, the one that claims the articles first gets them; the other finds
     none left to claim and leaves no trace (its digest row is rolled back to a savepoint).
     """
-    has_news = db.session.execute(
-        select(Article.id).where(Article.digest_id.is_(None)).limit(1)
-    ).first()
+    has_news = db.session.execute(select(Article.id).where(_waiting(only)).limit(1)).first()
     if has_news is None:
         return None
     now = clock.now()
     savepoint = db.session.begin_nested()
-    digest = Digest(created_at=now, trigger=trigger, subject=_subject(now), recipient_count=0)
+    digest = Digest(
+        created_at=now, trigger=trigger, subject=subject or "", custom_subject=subject, intro=intro, recipient_count=0
+    )
     db.session.add(digest)
     db.session.flush()
-    claimed = _claim_articles(digest.id)
+    claimed = _claim_articles(digest.id, only)
     if claimed == 0:  # another build took them between our look and our claim
         savepoint.rollback()
         logger.info("digest build (%s) found its articles claimed by a parallel build", trigger)
         return None
+    if subject is None:
+        digest.subject = _default_subject(digest.id, now)
     digest.recipient_count = _queue_deliveries(digest.id, now)
     savepoint.commit()
     db.session.flush()
@@ -82,20 +99,67 @@ def build_digest(trigger: DigestTrigger) -> Digest | None:
     return digest
 
 
-def subject(locale: str, issued_at: datetime) -> str:
-    """The digest's subject line in ``locale``: the site's name and the date in TIMEZONE."""
-    return compose.render_subject("digest", locale, issued_at=issued_at)
+class DigestInputError(ValueError):
+    """A subject or intro an admin gave cannot be used; the message says why."""
 
 
-def _subject(now: datetime) -> str:
-    """The subject in the default language, kept on the digest for the admin's history."""
-    return subject(current_app.config["LANGUAGES"][0], now)
+#: Size of Digest.subject; an intro is a paragraph or two, not an article.
+MAX_SUBJECT_LENGTH = 255
+MAX_INTRO_LENGTH = 2000
 
 
-def _claim_articles(digest_id: int) -> int:
+def clean_subject(subject: str | None) -> str | None:
+    """A subject line as given, trimmed; None for nothing. One line, without control characters."""
+    subject = (subject or "").strip()
+    if not subject:
+        return None
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in subject):
+        raise DigestInputError("the subject must be a single line without control characters")
+    if len(subject) > MAX_SUBJECT_LENGTH:
+        raise DigestInputError(f"the subject is longer than {MAX_SUBJECT_LENGTH} characters")
+    return subject
+
+
+def clean_intro(intro: str | None) -> str | None:
+    """An intro paragraph as plain text, line ends normalised, trimmed; None for nothing."""
+    intro = (intro or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not intro:
+        return None
+    if any(unicodedata.category(char) == "Cc" and char != "\n" for char in intro):
+        raise DigestInputError("the intro must be plain text without control characters")
+    if len(intro) > MAX_INTRO_LENGTH:
+        raise DigestInputError(f"the intro is longer than {MAX_INTRO_LENGTH} characters")
+    return intro
+
+
+def default_subject(locale: str, issued_at: datetime, lead: str | None = None, others: int = 0) -> str:
+    """The default subject line in ``locale``: the site's name and the lead article (with how
+    many others there are), or the date in TIMEZONE when there is none."""
+    return compose.render_subject("digest", locale, issued_at=issued_at, lead=lead, others=others)
+
+
+def _default_subject(digest_id: int, now: datetime) -> str:
+    """The default subject in the default language, kept on the digest for the admin's history."""
+    lead = db.session.execute(
+        select(Article.title)
+        .where(Article.digest_id == digest_id)
+        .order_by(Article.published_at.desc(), Article.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    others = article_count(digest_id) - 1
+    return default_subject(current_app.config["LANGUAGES"][0], now, lead, others)[:MAX_SUBJECT_LENGTH]
+
+
+def _waiting(only: Collection[int] | None):
+    """The articles a new digest takes: in none yet, not kept out, and of ``only`` if given."""
+    condition = and_(Article.digest_id.is_(None), Article.kept_out.is_(None))
+    return condition if only is None else and_(condition, Article.id.in_(list(only)))
+
+
+def _claim_articles(digest_id: int, only: Collection[int] | None) -> int:
     result = db.session.execute(
         update(Article)
-        .where(Article.digest_id.is_(None))
+        .where(_waiting(only))
         .values(digest_id=digest_id)
         .execution_options(synchronize_session=False)
     )

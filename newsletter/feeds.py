@@ -5,9 +5,14 @@ A feed is input from elsewhere: it may be slow, huge, broken, not a feed at all 
 FEED_ALLOW_PRIVATE_NETWORKS; see :mod:`newsletter.webclient`), gives up after
 FEED_TIMEOUT_SECONDS without a byte and after twice that in all, reads at most FEED_MAX_BYTES,
 and asks with the validators of the last import (ETag, Last-Modified) so an unchanged feed
-costs a 304. :func:`parse` refuses documents that declare XML entities (entity
-expansion) and documents that are not well-formed; feedparser's loose mode would otherwise
-guess at them, and a guess is no basis for mailing every subscriber.
+costs a 304. :func:`parse` refuses documents that declare XML entities (entity expansion,
+external entities). A document that is not well-formed (an HTML entity like ``&nbsp;``, a
+blank line before ``<?xml``, a bare ``&``) is read by feedparser's tolerant parser, which
+resolves no entity it is not told about and fetches nothing, and the poll says so in its
+warnings, as it does for an encoding it had to detect and for dates it could not take as
+written (:mod:`newsletter.feeddates`): an entry without a usable date is dated when first seen,
+never in the future. On a feed's first import, entries older than FEED_BACKLOG_DAYS are kept
+as articles but never mailed (the backlog).
 
 :func:`poll` ties it together and, like the other services, flushes but never commits: the
 caller commits once per feed, so a feed's articles and its ``last_result`` land together.
@@ -25,20 +30,21 @@ import xml.sax
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
 from http.client import HTTPException
 from urllib.parse import urljoin, urlsplit
+from zoneinfo import ZoneInfo
 
 import feedparser
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import articles, clock, htmltext, images, webclient
+from . import articles, clock, feeddates, feedencoding, htmltext, images, webclient
 from .articles import ArticleError, Outcome
 from .extensions import db
-from .models import ArticleSource, Feed
+from .models import ArticleSource, Feed, KeptOut
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +90,16 @@ class Entry:
     body_html: str | None
     published_at: datetime | None
     image: images.ArticleImage | None = None
+    #: Why ``published_at`` is None although the feed may have meant a date (a warning).
+    date_problem: str | None = None
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parsed feed and what had to be guessed or repaired to read it."""
+
+    data: feedparser.FeedParserDict
+    warnings: list[str]
 
 
 @dataclass
@@ -96,8 +112,13 @@ class PollResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: New entries older than FEED_BACKLOG_DAYS on the feed's first import: never mailed.
+    backlog: int = 0
     #: Entries left out, by reason.
     skipped: Counter[str] = field(default_factory=Counter)
+    #: What was guessed or repaired: about the document, then per kind of entry problem.
+    warnings: list[str] = field(default_factory=list)
+    entry_problems: Counter[str] = field(default_factory=Counter)
 
     @property
     def ok(self) -> bool:
@@ -121,7 +142,13 @@ class PollResult:
             reasons = sorted(self.skipped.items())
             listed = ", ".join(f"{count} {reason}" for reason, count in reasons)
             text += f", {sum(self.skipped.values())} skipped ({listed})"
+        if self.backlog:
+            text += f"; {self.backlog} older than FEED_BACKLOG_DAYS kept as backlog (never mailed)"
         return text
+
+    def all_warnings(self) -> list[str]:
+        entries = [f"{count} {_entries(count)} {problem}" for problem, count in sorted(self.entry_problems.items())]
+        return [*self.warnings, *entries]
 
 
 def poll(url: str) -> PollResult:
@@ -157,8 +184,10 @@ def poll(url: str) -> PollResult:
     feed = _feed_row(url)
     result = PollResult(url=url, not_modified=document is None)
     if document is not None and parsed is not None:
-        _import(feed, parsed, result)
-        title = _text(parsed.feed.get("title"), parsed.feed.get("title_detail"))
+        result.warnings.extend(parsed.warnings)
+        _import(feed, parsed.data, result)
+        feed.last_warnings = "\n".join(result.all_warnings()) or None
+        title = _text(parsed.data.feed.get("title"), parsed.data.feed.get("title_detail"))
         feed.title = htmltext.shorten(title, _FEED_TEXT_LENGTH) or None
         feed.etag = _fits(document.etag, 500)
         feed.modified = _fits(document.modified, 100)
@@ -168,6 +197,8 @@ def poll(url: str) -> PollResult:
     feed.last_result = "ok"
     db.session.flush()
     logger.info("feed %r: %s", url, result.describe())
+    for warning in result.all_warnings():
+        logger.warning("feed %r: %s", url, warning)
     return result
 
 
@@ -245,18 +276,19 @@ def fetch(
         raise FeedError(f"the download failed: {_reason(exc)}") from None
 
 
-def parse(document: Document) -> feedparser.FeedParserDict:
-    """The feed in ``document``, parsed by feedparser.
+def parse(document: Document) -> Parsed:
+    """The feed in ``document``, parsed by feedparser, with what had to be guessed to read it.
 
-    :raises FeedError: if it declares XML entities, is not RSS/Atom, or is not well-formed.
+    :raises FeedError: if it declares XML entities or is not RSS/Atom even to the tolerant parser.
     """
     if _declares_entities(document.body):
         raise FeedError("the document declares XML entities (refused: entity expansion attack)")
+    decoded = feedencoding.to_utf8(document.body, document.content_type)
     try:
         parsed = feedparser.parse(
-            io.BytesIO(document.body),  # bytes would be taken for a file name to open
+            io.BytesIO(decoded.body),  # bytes would be taken for a file name to open
             response_headers={
-                "content-type": document.content_type,
+                "content-type": decoded.content_type,
                 "content-location": document.url,
             },
         )
@@ -265,10 +297,11 @@ def parse(document: Document) -> feedparser.FeedParserDict:
     if not parsed.get("version"):
         hint = " (the server sent an HTML page)" if "html" in document.content_type.lower() else ""
         raise FeedError(f"the document is not an RSS or Atom feed{hint}")
+    warnings = [decoded.warning] if decoded.warning else []
     problem = parsed.get("bozo_exception")
     if parsed.get("bozo") and not isinstance(problem, feedparser.ThingsNobodyCaresAboutButMe):
-        raise FeedError(f"the feed is not well-formed XML: {_xml_problem(problem)}")
-    return parsed
+        warnings.append(f"the feed is not well-formed XML: {_xml_problem(problem)}; read by the tolerant parser")
+    return Parsed(parsed, warnings)
 
 
 def entry_from(raw: feedparser.FeedParserDict, feed_url: str) -> Entry | None:
@@ -296,13 +329,30 @@ def entry_from(raw: feedparser.FeedParserDict, feed_url: str) -> Entry | None:
         url=url,
         summary=htmltext.shorten(summary, articles.MAX_SUMMARY_LENGTH) or None,
         body_html=_body_html(raw.get("content")),
-        published_at=_time(raw.get("published_parsed") or raw.get("updated_parsed")),
         image=images.from_feed_entry(raw),
+        **_published(raw),
     )
+
+
+def _published(raw: feedparser.FeedParserDict) -> dict:
+    """``published_at`` of an entry (None: dated when first seen) and, if so, ``date_problem``."""
+    # dict.get: feedparser maps a missing "updated" to "published" with a DeprecationWarning.
+    written = dict.get(raw, "published") or dict.get(raw, "updated")
+    if not written:
+        return {"published_at": None, "date_problem": "without a date: dated when first seen"}
+    moment = feeddates.parse(written, ZoneInfo(current_app.config["TIMEZONE"]))
+    if moment is None:
+        moment = _time(dict.get(raw, "published_parsed") or dict.get(raw, "updated_parsed"))
+    if moment is None or not clock.holdable(moment):
+        return {"published_at": None, "date_problem": "with a date not understood: dated when first seen"}
+    if moment > clock.now():
+        return {"published_at": None, "date_problem": "dated in the future: dated when first seen"}
+    return {"published_at": moment.astimezone(UTC)}
 
 
 def _import(feed: Feed, parsed: feedparser.FeedParserDict, result: PollResult) -> None:
     seen: set[str] = set()
+    backlog_before = _backlog_before(feed)
     raw_entries = parsed.get("entries", [])
     if len(raw_entries) > MAX_ENTRIES:
         result.skipped[f"beyond the first {MAX_ENTRIES}"] = len(raw_entries) - MAX_ENTRIES
@@ -338,6 +388,22 @@ def _import(feed: Feed, parsed: feedparser.FeedParserDict, result: PollResult) -
             result.skipped["invalid"] += 1
             continue
         result.count(saved.outcome)
+        if entry.date_problem and saved.outcome is Outcome.CREATED:
+            result.entry_problems[entry.date_problem] += 1
+        if saved.outcome is Outcome.CREATED and _is_backlog(entry, backlog_before):
+            saved.article.kept_out = KeptOut.BACKLOG
+            result.backlog += 1
+
+
+def _backlog_before(feed: Feed) -> datetime | None:
+    """On a feed's first import, the time before which its entries are backlog; else None."""
+    if feed.last_ok_at is not None:
+        return None
+    return clock.now() - timedelta(days=current_app.config["FEED_BACKLOG_DAYS"])
+
+
+def _is_backlog(entry: Entry, before: datetime | None) -> bool:
+    return before is not None and entry.published_at is not None and entry.published_at < before
 
 
 def _validators(url: str) -> tuple[str | None, str | None]:
@@ -465,6 +531,10 @@ def _time(parsed: time.struct_time | None) -> datetime | None:
     except (TypeError, ValueError):
         return None
     return moment if clock.holdable(moment) else None
+
+
+def _entries(count: int) -> str:
+    return "entry" if count == 1 else "entries"
 
 
 def _fits(value: str | None, length: int) -> str | None:

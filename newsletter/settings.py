@@ -45,6 +45,8 @@ _TYPED_KEYS: dict[str, tuple[type, ...]] = {
     "FEED_TIMEOUT_SECONDS": (int, float),
     "FEED_MAX_BYTES": (int,),
     "FEED_ALLOW_PRIVATE_NETWORKS": (bool,),
+    "FEED_BACKLOG_DAYS": (int, float),
+    "DIGEST_MAX_ARTICLES": (int,),
     "EMBEDDED_WORKER": (bool, type(None)),
     "CONFIRM_MAX_AGE_DAYS": (int, float),
     "UNCONFIRMED_RETENTION_DAYS": (int, float),
@@ -65,6 +67,7 @@ _TYPED_KEYS: dict[str, tuple[type, ...]] = {
 _POSITIVE_KEYS = (
     "SOFT_BOUNCE_LIMIT", "SOFT_BOUNCE_WINDOW_DAYS", "BOUNCE_MAX_BYTES",
     "FEED_POLL_MINUTES", "FEED_TIMEOUT_SECONDS", "FEED_MAX_BYTES", "ADMIN_SESSION_IDLE_MINUTES",
+    "DIGEST_MAX_ARTICLES",
 )
 
 #: Limits given as text ("10 per 15 minutes") that the service counts itself.
@@ -128,6 +131,8 @@ def validate(app: Flask) -> None:
     for key in _POSITIVE_KEYS:
         if config[key] <= 0:
             raise ConfigError(f"{key} must be greater than 0, got {config[key]!r}")
+    if config["FEED_BACKLOG_DAYS"] < 0:
+        raise ConfigError(f"FEED_BACKLOG_DAYS must be 0 or more, got {config['FEED_BACKLOG_DAYS']!r}")
     for key in ("PROXY_FIX_X_FOR", "PROXY_FIX_X_PROTO"):
         if config[key] < 0:
             raise ConfigError(f"{key} must be the number of trusted proxies in front, 0 or more, got {config[key]!r}")

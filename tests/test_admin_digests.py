@@ -20,7 +20,7 @@ from newsletter.models import (
     MailKind,
     SubscriberStatus,
 )
-from tests.support.admin import ADMIN_EMAIL, post
+from tests.support.admin import ADMIN_EMAIL, post, send_now
 from tests.support.factories import add_article, add_subscriber
 
 
@@ -178,7 +178,7 @@ def test_send_now_asks_first_and_then_only_queues(app, admin_client, news, outbo
     assert "Zinsen &lt;steigen&gt; &amp; fallen" in text
     assert _digests(app) == []
 
-    response = post(admin_client, "/admin/digests/send-now")
+    response = send_now(admin_client)
     assert response.status_code == 302
     [issue] = _digests(app)
     assert response.headers["Location"] == f"/admin/digests/{issue.id}"
@@ -224,7 +224,7 @@ def test_send_now_with_nothing_new_builds_nothing(app, admin_client):
         add_subscriber("anna@example.org")
         db.session.commit()
     english = {"Accept-Language": "en"}  # the notice is worded in the language of the request
-    response = post(admin_client, "/admin/digests/send-now", headers=english)
+    response = send_now(admin_client, headers=english)
     assert response.status_code == 302
     assert response.headers["Location"] == "/admin/digests"
     assert _digests(app) == []
@@ -233,8 +233,8 @@ def test_send_now_with_nothing_new_builds_nothing(app, admin_client):
 
 
 def test_pressing_send_now_twice_sends_one_digest(app, admin_client, news):
-    post(admin_client, "/admin/digests/send-now")
-    post(admin_client, "/admin/digests/send-now")
+    send_now(admin_client)
+    send_now(admin_client)
     assert len(_digests(app)) == 1
     assert len(_deliveries(app, kind=MailKind.DIGEST)) == 2
 
@@ -243,7 +243,7 @@ def test_history_shows_counts_and_failures_with_the_smtp_reply(
     smtp_config, app, admin_client, news, smtp_server
 ):
     smtp_server.handler.rcpt_replies["bert@example.org"] = "550 5.1.1 <bert@example.org>: Recipient unknown"
-    post(admin_client, "/admin/digests/send-now")
+    send_now(admin_client)
     [issue] = _digests(app)
     with app.app_context():
         sender.drain()

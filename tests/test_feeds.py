@@ -240,7 +240,8 @@ def test_entries_without_title_or_link_or_with_a_bad_link_are_skipped_and_counte
     )
     result = import_feed(runner, url)
     assert result.exit_code == 0, result.output
-    assert result.output == f"{url}: 1 new, 0 updated, 0 unchanged, 4 skipped (1 invalid, 3 without title or link)\n"
+    first_line = result.output.splitlines()[0]
+    assert first_line == f"{url}: 1 new, 0 updated, 0 unchanged, 4 skipped (1 invalid, 3 without title or link)"
     assert [a.title for a in all_articles(app)] == ["Good"]
 
 
@@ -269,7 +270,8 @@ def test_repeated_entries_and_entries_beyond_the_limit_are_skipped(app, runner, 
     entries = [item(f"urn:x:{n}", f"Post {n}", f"https://blog.example.org/{n}") for n in range(4)]
     url = http_server.serve("/rss.xml", rss(entries[0], entries[0], *entries[1:]), headers=RSS_TYPE)
     result = import_feed(runner, url)
-    assert result.output.endswith("2 new, 0 updated, 0 unchanged, 3 skipped (2 beyond the first 3, 1 repeated)\n")
+    first_line = result.output.splitlines()[0]
+    assert first_line.endswith("2 new, 0 updated, 0 unchanged, 3 skipped (2 beyond the first 3, 1 repeated)")
     assert sorted(a.title for a in all_articles(app)) == ["Post 0", "Post 1"]
 
 
@@ -332,10 +334,6 @@ def test_a_failed_poll_keeps_the_validators_and_articles_of_the_last_good_one(ap
 @pytest.mark.parametrize(
     ("body", "options", "message"),
     [
-        pytest.param(
-            rss("<item><title>Broken</item>"), {}, "the feed is not well-formed XML: mismatched tag (line 2",
-            id="malformed-xml",
-        ),
         pytest.param(BILLION_LAUGHS, {}, ENTITIES_REFUSED, id="billion-laughs"),
         pytest.param(QUADRATIC, {}, ENTITIES_REFUSED, id="quadratic-blowup"),
         pytest.param(
@@ -607,7 +605,7 @@ def feed_urls(config, http_server) -> list[str]:
     """Three configured feeds, the middle one broken."""
     urls = [
         http_server.serve("/one.xml", rss(FIRST), headers=RSS_TYPE),
-        http_server.serve("/broken.xml", rss("<item><title>Broken</item>")),
+        http_server.serve("/broken.xml", HTML_PAGE, headers={"Content-Type": "text/html"}),
         http_server.serve("/two.xml", ATOM, headers=ATOM_TYPE),
     ]
     config.update(FEED_URLS=urls, FEED_POLL_MINUTES=15)
@@ -637,9 +635,9 @@ def test_the_poll_job_imports_every_feed_and_a_broken_one_harms_no_other(feed_ur
         job.func()
     assert sorted(a.title for a in all_articles(app)) == ["Café & Bar", "First post", "No date <here>"]
     assert feed_row(app, one).last_result == feed_row(app, two).last_result == "ok"
-    assert feed_row(app, broken).last_result.startswith("the feed is not well-formed XML: mismatched tag")
+    assert feed_row(app, broken).last_result == "the document is not an RSS or Atom feed (the server sent an HTML page)"
     assert feed_row(app, broken).last_ok_at is None
-    assert f"feed {broken!r}: the feed is not well-formed XML" in caplog.text
+    assert f"feed {broken!r}: the document is not an RSS or Atom feed" in caplog.text
 
 
 def test_a_feed_that_fails_halfway_leaves_nothing_half_written(feed_urls, app, monkeypatch, caplog):

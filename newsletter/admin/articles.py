@@ -1,10 +1,11 @@
-"""Articles: the list (with the digest each went into), create, edit; the feed sources."""
+"""Articles: the list (with the digest each went into), create, edit, keep out of digests,
+delete; the feed sources."""
 
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -12,9 +13,9 @@ from .. import articles
 from ..extensions import db
 from ..images import ArticleImage
 from ..inputs import int_arg
-from ..models import Article, ArticleSource, Digest, Feed
+from ..models import Article, ArticleSource, Digest, Feed, KeptOut
 from .blueprint import bp
-from .forms import ArticleForm
+from .forms import ArticleForm, ConfirmForm
 
 PAGE_SIZE = 50
 
@@ -26,10 +27,11 @@ def _zone() -> ZoneInfo:
 @bp.get("/articles")
 def article_list():
     page = int_arg("page", 1, minimum=1)
-    total = db.session.execute(select(func.count()).select_from(Article)).scalar_one()
+    total = db.session.execute(select(func.count()).where(articles.shown_in_admin())).scalar_one()
     rows = db.session.execute(
         select(Article, Digest)
         .outerjoin(Digest, Article.digest_id == Digest.id)
+        .where(articles.shown_in_admin())
         .order_by(Article.published_at.desc(), Article.id.desc())
         .offset((page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
@@ -54,16 +56,65 @@ def article_new():
 
 @bp.route("/articles/<int:article_id>/edit", methods=["GET", "POST"])
 def article_edit(article_id: int):
-    article = db.get_or_404(Article, article_id)
+    article = _listed_or_404(article_id)
     form = ArticleForm(obj=article)
     if request.method == "GET":
         form.published_at.data = article.published_at.astimezone(_zone()).replace(tzinfo=None)
-        return render_template("admin/articles/form.html", form=form, article=article)
+        return _render_form(form, article)
     if form.validate() and _save(form, article) is not None:
         db.session.commit()
         flash(_("Article “%(title)s” saved.", title=article.title), "success")
         return redirect(url_for("admin.article_list"))
-    return render_template("admin/articles/form.html", form=form, article=article), 422
+    return _render_form(form, article, 422)
+
+
+def _render_form(form: ArticleForm, article: Article, status: int = 200):
+    return render_template("admin/articles/form.html", form=form, article=article, action_form=ConfirmForm()), status
+
+
+def _listed_or_404(article_id: int) -> Article:
+    """The article, unless it is unknown or a deleted feed article's tombstone."""
+    article = db.get_or_404(Article, article_id)
+    if article.kept_out is KeptOut.DELETED:
+        abort(404)
+    return article
+
+
+@bp.post("/articles/<int:article_id>/keep-out")
+def article_keep_out(article_id: int):
+    """Keep an article out of every digest (``out=1``), or let it into the next one (``out=0``)."""
+    article = _listed_or_404(article_id)
+    if not ConfirmForm().validate() or request.form.get("out") not in ("0", "1"):
+        abort(400)
+    out = request.form["out"] == "1"
+    try:
+        articles.keep_out(article, out)
+    except articles.AlreadyMailed:
+        flash(_("This article was already mailed in a digest; it stays there."), "info")
+        return redirect(url_for("admin.article_edit", article_id=article.id))
+    db.session.commit()
+    if out:
+        flash(_("“%(title)s” is kept out of digests.", title=article.title), "success")
+    else:
+        flash(_("“%(title)s” goes into the next digest.", title=article.title), "success")
+    return redirect(url_for("admin.article_list"))
+
+
+@bp.route("/articles/<int:article_id>/delete", methods=["GET", "POST"])
+def article_delete(article_id: int):
+    """Delete an article not yet mailed, after a confirmation."""
+    article = _listed_or_404(article_id)
+    form = ConfirmForm()
+    if article.digest_id is not None:
+        flash(_("This article was already mailed in a digest; it stays there."), "info")
+        return redirect(url_for("admin.article_edit", article_id=article.id))
+    if request.method == "GET" or not form.validate():
+        return render_template("admin/articles/delete.html", article=article, form=form)
+    title = article.title
+    articles.delete_article(article)
+    db.session.commit()
+    flash(_("Article “%(title)s” deleted.", title=title), "success")
+    return redirect(url_for("admin.article_list"))
 
 
 def _url_is_free(form: ArticleForm) -> bool:

@@ -7,7 +7,7 @@ for the counts, and without JavaScript it refreshes itself until the digest is d
 
 from __future__ import annotations
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -20,7 +20,7 @@ from ..inputs import int_arg
 from ..models import Digest, DigestTrigger, Subscriber, SubscriberStatus
 from . import preview, queries
 from .blueprint import bp
-from .forms import ConfirmForm, TestSendForm
+from .forms import ConfirmForm, SendNowForm, TestSendForm
 
 HISTORY_SIZE = 20
 
@@ -78,17 +78,19 @@ def digest_send_test():
 
 @bp.route("/digests/send-now", methods=["GET", "POST"])
 def digest_send_now():
-    """Build the next digest and queue it for every confirmed subscriber, after a confirmation."""
-    form = ConfirmForm()
-    if request.method == "GET" or not form.validate():
-        return render_template(
-            "admin/digests/send_now.html",
-            form=form,
-            articles=articles.undigested(),
-            recipients=_confirmed_count(),
-        )
-    issue = digest.build_digest(DigestTrigger.ADMIN)
-    if issue is None:
+    """Build the next digest of the articles the admin chose, with their subject and intro, and
+    queue it for every confirmed subscriber, after a confirmation."""
+    form = SendNowForm()
+    waiting = articles.undigested()
+    if request.method == "GET":
+        return _render_send_now(form, waiting, {article.id for article in waiting})
+    chosen = {article.id for article in waiting} & _chosen_ids()
+    if waiting and (not form.validate() or not chosen):
+        if not chosen:
+            form.form_errors.append(_("Choose at least one article."))
+        return _render_send_now(form, waiting, chosen, 422)
+    issue = digest.build_digest(DigestTrigger.ADMIN, subject=form.subject.data, intro=form.intro.data, only=chosen)
+    if issue is None:  # nothing waiting, or another build took the articles meanwhile
         db.session.rollback()
         flash(_("There is nothing new to send: every article is already in a digest."), "info")
         return redirect(url_for("admin.digest_list"))
@@ -102,6 +104,25 @@ def digest_send_now():
         "success",
     )
     return redirect(url_for("admin.digest_detail", digest_id=issue.id))
+
+
+def _chosen_ids() -> set[int]:
+    """The ids of the articles ticked on the Send now page (anything else is ignored)."""
+    return {int(value) for value in request.form.getlist("article") if value.isascii() and value.isdigit()}
+
+
+def _render_send_now(form: SendNowForm, waiting: list, chosen: set[int], status: int = 200):
+    return (
+        render_template(
+            "admin/digests/send_now.html",
+            form=form,
+            articles=waiting,
+            chosen=chosen,
+            recipients=_confirmed_count(),
+            max_articles=current_app.config["DIGEST_MAX_ARTICLES"],
+        ),
+        status,
+    )
 
 
 @bp.get("/digests/<int:digest_id>")

@@ -16,7 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from .. import admins, articles, clock, images
+from .. import admins, articles, clock, digest, images
 from ..addresses import MAX_EMAIL_LENGTH, normalise_email
 from ..models import SubscriberStatus
 from .formatting import label
@@ -35,6 +35,35 @@ class LoginForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A button that changes something (sign out, withdraw, send now): CSRF and nothing else."""
+
+
+class SendNowForm(FlaskForm):
+    """Send now: an optional subject and intro; the articles chosen are read by the view."""
+
+    subject = StringField(
+        _l("Subject (empty: the site's name and the lead article)"),
+        validators=[Optional(), Length(max=digest.MAX_SUBJECT_LENGTH, message=_l("The subject is too long."))],
+    )
+    intro = TextAreaField(
+        _l("Intro paragraph above the articles (plain text, optional)"),
+        validators=[Optional(), Length(max=digest.MAX_INTRO_LENGTH, message=_l("The intro is too long."))],
+    )
+
+    def validate_subject(self, field) -> None:
+        _clean_with(field, digest.clean_subject, _l("The subject must be a single line without control characters."))
+
+    def validate_intro(self, field) -> None:
+        _clean_with(field, digest.clean_intro, _l("The intro must be plain text without control characters."))
+
+
+def _clean_with(field, clean, message) -> None:
+    """Put ``field``'s data through the service's ``clean``; its objection in ``message``'s words."""
+    if field.errors:  # already told (too long)
+        return
+    try:
+        field.data = clean(field.data)
+    except digest.DigestInputError as exc:
+        raise ValidationError(message) from exc
 
 
 class SubscriberFilterForm(FlaskForm):

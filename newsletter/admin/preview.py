@@ -34,8 +34,8 @@ def next_digest(locale: str) -> Preview:
     """The next digest (every article not yet in one) in ``locale``, as of now."""
     now = clock.now()
     articles = article_queries.undigested()
-    items = [kinds.DigestItem.of(article) for article in articles]
-    content = kinds.digest_content(items, locale, now, confirmed=True)
+    items, framing = kinds.shown([kinds.DigestItem.of(article) for article in articles])
+    content = kinds.digest_content(items, locale, now, confirmed=True, framing=framing)
     values, html_values = kinds.personal_values(
         locale,
         email=SAMPLE_ADDRESS,

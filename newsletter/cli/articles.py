@@ -75,6 +75,8 @@ def import_feed(url: str) -> None:
     if not result.ok:
         raise click.ClickException(f"cannot import {url}: {result.error}")
     click.echo(f"{url}: {result.describe()}")
+    for warning in result.all_warnings():
+        click.echo(f"warning: {warning}")
 
 
 COMMANDS = [add_article, import_feed]

@@ -31,8 +31,9 @@ _PROGRESS_SECONDS = 0.2
 
 
 @click.command("send-digest")
+@click.option("--subject", help="The subject line, in every language; default: the site and the lead article.")
 @with_appcontext
-def send_digest() -> None:
+def send_digest(subject: str | None) -> None:
     """Build the digest of every article not yet in one, deliver it to every confirmed
     subscriber, wait until every delivery was attempted, and print a summary with the
     reasons for the mails not sent.
@@ -41,8 +42,12 @@ def send_digest() -> None:
     sends the digest as well. Prints "nothing new" (and sends nothing) when there is no new
     article.
     """
+    try:
+        subject = digest.clean_subject(subject)
+    except digest.DigestInputError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--subject'") from None
     gc.freeze()  # what is loaded by now lives as long as the process (see the worker)
-    issue = digest.build_digest(DigestTrigger.COMMAND)
+    issue = digest.build_digest(DigestTrigger.COMMAND, subject=subject)
     if issue is None:
         db.session.rollback()
         click.echo("nothing new")

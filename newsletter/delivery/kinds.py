@@ -75,10 +75,51 @@ class DigestItem:
     @property
     def paragraphs(self) -> list[str]:
         """The summary's paragraphs (split at blank lines), each on one line."""
-        if self.summary is None:
-            return []
-        blocks = self.summary.replace("\r\n", "\n").split("\n\n")
-        return [" ".join(block.split()) for block in blocks if block.strip()]
+        return _paragraphs(self.summary)
+
+
+def _paragraphs(text: str | None) -> list[str]:
+    """Plain text's paragraphs (split at blank lines), each on one line."""
+    if text is None:
+        return []
+    blocks = text.replace("\r\n", "\n").split("\n\n")
+    return [" ".join(block.split()) for block in blocks if block.strip()]
+
+
+@dataclass(frozen=True)
+class Framing:
+    """What a digest says around its articles: the admin's subject and intro paragraph, and
+    how many more articles it carries than it shows (DIGEST_MAX_ARTICLES), with where they are."""
+
+    subject: str | None = None
+    intro: str | None = None
+    more: int = 0
+    #: The site the articles are on: the scheme and host of the newest one.
+    site_url: str | None = None
+
+    @property
+    def intro_paragraphs(self) -> list[str]:
+        return _paragraphs(self.intro)
+
+    def subject_values(self, items: list[DigestItem]) -> dict[str, object]:
+        """What the subject line names: the admin's subject, else the lead article and how
+        many others the digest carries."""
+        return {
+            "custom_subject": self.subject,
+            "lead": items[0].title if items else None,
+            "others": max(0, len(items) - 1) + self.more,
+        }
+
+
+def shown(
+    items: list[DigestItem], *, subject: str | None = None, intro: str | None = None
+) -> tuple[list[DigestItem], Framing]:
+    """The articles a digest shows (the newest DIGEST_MAX_ARTICLES of ``items``, newest first)
+    and its framing."""
+    limit = current_app.config["DIGEST_MAX_ARTICLES"]
+    site = next((urlsplit(item.url) for item in items if item.url), None)
+    site_url = f"{site.scheme}://{site.netloc}/" if site is not None else None
+    return items[:limit], Framing(subject, intro, max(0, len(items) - limit), site_url)
 
 
 def _items_of_digest(digest_id: int) -> list[DigestItem]:
@@ -113,9 +154,12 @@ def unsubscribe_headers(unsubscribe_url: str) -> dict[str, str]:
 _PERSONAL = ("email", "confirmed_on", "unsubscribe_url", "preferences_url")
 
 
-def digest_content(items: list[DigestItem], locale: str, issued_at: datetime, *, confirmed: bool) -> compose.Content:
+def digest_content(
+    items: list[DigestItem], locale: str, issued_at: datetime, *, confirmed: bool, framing: Framing = Framing()
+) -> compose.Content:
     """The digest in ``locale`` with slots for the reader's values (fill with
-    :func:`personal_values`). ``confirmed``: whether the reader's confirmation date is known."""
+    :func:`personal_values`). ``confirmed``: whether the reader's confirmation date is known;
+    ``items``: the articles shown (:func:`shown`)."""
     slots = compose.Slots()
     content = compose.render(
         "digest",
@@ -123,6 +167,8 @@ def digest_content(items: list[DigestItem], locale: str, issued_at: datetime, *,
         slots=slots,
         issued_at=issued_at,
         articles=items,
+        framing=framing,
+        **framing.subject_values(items),
         test=False,
         **{name: slots.marker(name) for name in _PERSONAL if confirmed or name != "confirmed_on"},
     )
@@ -193,7 +239,8 @@ def _prepared_digest(digest_id: int, locale: str, confirmed: bool) -> compose.Co
     key = (digest_id, locale, confirmed)
     if key not in cache:
         issue = db.session.get(Digest, digest_id)
-        cache[key] = digest_content(_items_of_digest(digest_id), locale, issue.created_at, confirmed=confirmed)
+        items, framing = shown(_items_of_digest(digest_id), subject=issue.custom_subject, intro=issue.intro)
+        cache[key] = digest_content(items, locale, issue.created_at, confirmed=confirmed, framing=framing)
     return cache[key]
 
 
@@ -211,11 +258,14 @@ class DigestTestMail:
 
     def content(self, delivery: Mail) -> compose.Content:
         locale = delivery.context.get("locale") or current_app.config["LANGUAGES"][0]
+        items, framing = shown([DigestItem.of(article) for article in articles.undigested()])
         content = compose.render(
             "digest",
             locale,
             issued_at=clock.now(),
-            articles=[DigestItem.of(article) for article in articles.undigested()],
+            articles=items,
+            framing=framing,
+            **framing.subject_values(items),
             email=delivery.to_address,
             test=True,
         )

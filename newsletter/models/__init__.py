@@ -2,7 +2,7 @@
 
 from .address_request import AddressRequest, AddressRequestKind
 from .admin import AdminSession, AdminUser
-from .article import Article, ArticleSource, Feed
+from .article import Article, ArticleSource, Feed, KeptOut
 from .bounce import BounceEvent, BounceKind, BounceReport, ReportKind
 from .consent import ConsentChannel, ConsentEvent, ConsentEventType, ConsentText
 from .delivery import OPEN_STATUSES, Delivery, DeliveryStatus, MailKind
@@ -31,6 +31,7 @@ __all__ = [
     "DigestTrigger",
     "Feed",
     "InstanceSecret",
+    "KeptOut",
     "Suppression",
     "ConsentChannel",
     "ConsentEvent",

@@ -16,6 +16,14 @@ class ArticleSource(enum.StrEnum):
     ADMIN = "admin"
 
 
+class KeptOut(enum.StrEnum):
+    """Why an article not yet mailed stays out of every digest."""
+
+    BACKLOG = "backlog"  #: older than FEED_BACKLOG_DAYS on its feed's first import
+    ADMIN = "admin"  #: an admin kept it out (and may let it in again)
+    DELETED = "deleted"  #: an admin deleted a feed's article: kept so the next poll does not bring it back
+
+
 class Feed(db.Model):
     """An RSS or Atom feed polled for new articles, with the outcome of its last poll."""
 
@@ -31,6 +39,8 @@ class Feed(db.Model):
     #: "ok" or a short description of what went wrong on the last poll.
     last_result: Mapped[str | None] = mapped_column(String(500))
     last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: What the last successful poll had to guess or repair (one per line); None when nothing.
+    last_warnings: Mapped[str | None] = mapped_column(Text)
 
 
 class Article(db.Model):
@@ -58,6 +68,8 @@ class Article(db.Model):
     source: Mapped[ArticleSource] = mapped_column(str_enum(ArticleSource))
     feed_id: Mapped[int | None] = mapped_column(ForeignKey("feed.id"))
     digest_id: Mapped[int | None] = mapped_column(ForeignKey("digest.id"))
+    #: Set: never put into a digest (see :class:`KeptOut`).
+    kept_out: Mapped[KeptOut | None] = mapped_column(str_enum(KeptOut))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -58,7 +58,7 @@ def add_article(
         url=url,
         summary=summary,
         published_at=published_at or now,
-        source=ArticleSource.CLI,
+        source=columns.pop("source", ArticleSource.CLI),
         created_at=now,
         updated_at=now,
         **columns,
