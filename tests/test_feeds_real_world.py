@@ -8,7 +8,6 @@ Feeds are served by a real HTTP server on loopback.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -79,8 +78,8 @@ def test_a_broken_but_recoverable_feed_is_imported_with_a_warning(
 
 def test_the_tolerant_parser_resolves_no_external_entity_and_expands_none(app, http_server, monkeypatch):
     """Entities declared in the document are refused before any parser sees them; and even with
-    that check out of the way, feedparser's tolerant mode drops the DTD: it neither expands a
-    billion laughs nor reads a file or URL an entity or DTD names."""
+    that check out of the way nothing is expanded (expat stops at its amplification limit,
+    feedparser's tolerant mode drops the DTD) and no file or URL an entity or DTD names is read."""
     dtd = http_server.serve("/evil.dtd", '<!ENTITY xxe SYSTEM "file:///etc/passwd">')
     laughs = "".join(
         f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">' for n in range(1, 10)
@@ -115,9 +114,7 @@ def test_the_tolerant_parser_resolves_no_external_entity_and_expands_none(app, h
         assert parsed.warnings and "tolerant parser" in parsed.warnings[0]
 
         monkeypatch.setattr(feeds, "_declares_entities", lambda body: False)
-        started = time.monotonic()
         laughed = parse(billion)
-        assert time.monotonic() - started < 2
         assert all(len(entry.title) < 20 for entry in laughed.data.entries)
         assert "lollol" not in str(laughed.data)
         fetched = parse(external)
