@@ -214,3 +214,18 @@ def test_a_digest_resumed_while_the_sender_that_stopped_it_still_runs_goes_out(s
         db.session.commit()
         assert running.drain().sent == stopped.held
     assert statuses(smtp_app, digest_id) == {"failed": stopped.failed, "sent": stopped.held}
+
+
+def test_send_digest_prints_a_relay_reply_without_its_control_characters(smtp_app, smtp_server, runner):
+    """A relay's reply is hostile input: terminal escapes and line breaks in it never reach the
+    operator's terminal when `send-digest` explains the mails not sent."""
+    with smtp_app.app_context():
+        emails = add_readers(2)
+        add_article("Neuigkeiten")
+        db.session.commit()
+    smtp_server.handler.rcpt_replies[emails[0]] = "451 4.7.1 greylisted \x1b[2J\x1b]0;owned\x07 retry"
+    result = runner.invoke(args=["send-digest"])
+    assert result.exit_code == 0, result.output
+    assert "1 will be retried after " in result.output, result.output
+    assert "451 4.7.1 greylisted" in result.output and "retry" in result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output

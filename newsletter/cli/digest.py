@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError
 
 from .. import clock, digest
-from ..delivery import holds
+from ..delivery import holds, replies
 from ..delivery.pool import SendPool
 from ..extensions import db
 from ..models import DeliveryStatus, DigestTrigger
@@ -130,7 +130,7 @@ def _unsent(digest_id: int, counts: dict[DeliveryStatus, int]) -> list[str]:
             continue
         groups = digest.unsent_groups(digest_id, status, _UNSENT_GROUPS)
         for group in groups:
-            reply = group.reply or "no reply recorded"
+            reply = replies.printable(group.reply) if group.reply else "no reply recorded"
             if status is DeliveryStatus.RETRYING:
                 lines.append(f"{group.count} will be retried after {_local_time(group.next_attempt_at)}: {reply}")
             else:
