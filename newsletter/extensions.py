@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from flask import Flask, request
 from flask_babel import Babel, get_locale
@@ -59,9 +60,13 @@ def select_locale() -> str:
 
 
 def _warn_if_limits_are_per_process(app: Flask) -> None:
-    """In memory, each web process counts on its own: gunicorn -w 4 lets a client four times through."""
+    """In memory, each web process counts on its own: gunicorn -w 4 lets a client four times through.
+
+    Not said by ``flask`` commands (worker, send-digest, …, ``flask run``'s one process): they
+    serve no web clients from several processes, and their operators read it as noise."""
     uri = str(app.config["RATELIMIT_STORAGE_URI"])
-    if app.config["RATELIMIT_ENABLED"] and uri.startswith("memory://") and not (app.debug or app.testing):
+    command = os.environ.get("FLASK_RUN_FROM_CLI") == "true"  # set by Flask's command line
+    if app.config["RATELIMIT_ENABLED"] and uri.startswith("memory://") and not (app.debug or app.testing or command):
         logger.warning(
             "RATELIMIT_STORAGE_URI is %s: every web process keeps its own per-client limits, so with"
             " several workers a client gets that many times the limit. Set NEWSLETTER_RATELIMIT_STORAGE_URI"

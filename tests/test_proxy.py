@@ -196,3 +196,11 @@ def test_no_warning_where_memory_limits_are_fine(tmp_path, caplog, settings):
     caplog.set_level(logging.WARNING)
     _production_like(tmp_path, **settings)
     assert _warnings(caplog) == []
+
+
+def test_flask_commands_do_not_warn_about_limits_in_memory(tmp_path, caplog, monkeypatch):
+    """The worker and send-digest serve no web clients: the warning would only be noise there."""
+    caplog.set_level(logging.WARNING)
+    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "true")  # as Flask's `flask` command sets it
+    _production_like(tmp_path)
+    assert _warnings(caplog) == []
