@@ -1,10 +1,13 @@
 """Bulk import of subscribers from CSV (SPEC §5: ``import-subscribers``).
 
-Columns ``email,consented_at,confirmed_at,ip,source``. A row with both times is evidence of a
+Columns ``email,consented_at,confirmed_at,ip,source``, or another tool's export of them
+(:mod:`newsletter.import_columns`). A row with both times is evidence of a
 double opt-in done elsewhere: the address becomes confirmed with an ``imported`` event that
 carries the original times, IP and source. A row without it becomes pending and gets a
 confirmation mail, like a sign-up. Known and suppressed addresses are left alone, so running
-the same file twice changes nothing. Bad rows are reported by line number and skipped.
+the same file twice changes nothing. Bad rows are reported by line number and skipped; rows
+the other tool marks as having left (blocklisted, withdrawn) are left out. A dry run reads and
+judges every row the same way and writes nothing.
 
 Rows are read as a stream and written in batches, one transaction per batch, so memory stays
 flat and a failure loses at most the batch in flight.
@@ -21,17 +24,18 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import select
 
-from . import clock, consent, subscribers, suppression
+from . import clock, consent, feeddates, subscribers, suppression
 from .addresses import normalise_email
+from .csvlayout import unneutralise
 from .extensions import db
+from .import_columns import LEFT_OUT, STATUS
 from .models import ConsentChannel, Subscriber
 
-COLUMNS = ("email", "consented_at", "confirmed_at", "ip", "source")
 BATCH_SIZE = 1000
 
 
-class ImportFileError(ValueError):
-    """The file as a whole cannot be imported (e.g. no ``email`` column)."""
+class LeftOut(ValueError):
+    """A row the other tool marks as having left the list: not imported, and not an error."""
 
 
 @dataclass
@@ -42,6 +46,12 @@ class ImportReport:
     suppressed: int = 0
     #: (line number, what is wrong)
     bad_rows: list[tuple[int, str]] = field(default_factory=list)
+    #: (line number, why): rows of people who left the list in the other tool
+    left_out: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def imported(self) -> int:
+        return self.confirmed + self.pending
 
 
 @dataclass
@@ -58,43 +68,52 @@ class _Row:
         return self.consented_at is not None and self.confirmed_at is not None
 
 
-def check_header(fieldnames: list[str] | None) -> None:
-    if not fieldnames or "email" not in fieldnames:
-        raise ImportFileError(f"the first line must name the columns {','.join(COLUMNS)}; found {fieldnames!r}")
-    unknown = [name for name in fieldnames if name not in COLUMNS]
-    if unknown:
-        raise ImportFileError(f"unknown columns {', '.join(unknown)}; expected {','.join(COLUMNS)}")
-
-
 def import_rows(
-    rows: Iterable[tuple[int, dict[str, str | None]]],
+    rows: Iterable[tuple[int, dict[str | None, str | None]]],
     *,
+    dry_run: bool = False,
+    time_zone: str | None = None,
     on_batch: Callable[[ImportReport], None] | None = None,
 ) -> ImportReport:
-    """Import ``(line number, row)`` pairs, committing after each batch."""
+    """Import ``(line number, row)`` pairs, committing after each batch; with ``dry_run``,
+    count what would happen and write nothing.
+
+    :param time_zone: of times written without a zone (default TIMEZONE).
+    """
     report = ImportReport()
-    for batch in _batches(_parse(rows, report), BATCH_SIZE):
-        _import_batch(batch, report)
-        db.session.commit()
+    planned: set[str] = set()  # a dry run's addresses that a real run would have written by now
+    for batch in _batches(_parse(rows, report, time_zone), BATCH_SIZE):
+        if dry_run:
+            _plan_batch(batch, report, planned)
+        else:
+            _import_batch(batch, report)
+            db.session.commit()
         if on_batch:
             on_batch(report)
     return report
 
 
-def _parse(rows: Iterable[tuple[int, dict[str, str | None]]], report: ImportReport) -> Iterator[_Row]:
-    zone = ZoneInfo(current_app.config["TIMEZONE"])
+def _parse(
+    rows: Iterable[tuple[int, dict[str | None, str | None]]], report: ImportReport, time_zone: str | None
+) -> Iterator[_Row]:
+    zone = ZoneInfo(time_zone or current_app.config["TIMEZONE"])
     latest = clock.now() + timedelta(days=1)
     for line, raw in rows:
         try:
             yield _parse_row(line, raw, zone, latest)
+        except LeftOut as exc:
+            report.left_out.append((line, str(exc)))
         except ValueError as exc:
             report.bad_rows.append((line, str(exc)))
 
 
-def _parse_row(line: int, raw: dict[str, str | None], zone: ZoneInfo, latest: datetime) -> _Row:
+def _parse_row(line: int, raw: dict[str | None, str | None], zone: ZoneInfo, latest: datetime) -> _Row:
     if None in raw:  # csv puts surplus fields under the key None
         raise ValueError("more fields than columns")
-    values = {key: (value or "").strip() for key, value in raw.items()}
+    values = {key: unneutralise(value or "").strip() for key, value in raw.items()}  # our download's cells too
+    left = LEFT_OUT.get(values.pop(STATUS, "").lower())
+    if left is not None:
+        raise LeftOut(left)
     if any("\r" in value or "\n" in value for value in values.values()):
         raise ValueError("line breaks inside a field")
     try:
@@ -123,7 +142,9 @@ def _parse_time(value: str, column: str, zone: ZoneInfo, latest: datetime) -> da
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{column} {value!r} is not an ISO 8601 time") from None
+        moment = feeddates.parse(value, zone)  # 03.06.2024 12:00, as German spreadsheets write it
+        if moment is None:
+            raise ValueError(f"{column} {value!r} is not a time (2024-06-03 12:00 or 03.06.2024 12:00)") from None
     if not clock.holdable(moment):
         raise ValueError(f"{column} {value!r} lies outside the years {clock.EARLIEST_YEAR} to {clock.LATEST_YEAR}")
     if moment.tzinfo is None:
@@ -145,10 +166,11 @@ def _batches(rows: Iterator[_Row], size: int) -> Iterator[list[_Row]]:
         yield batch
 
 
-def _import_batch(batch: list[_Row], report: ImportReport) -> None:
+def _fresh_rows(batch: list[_Row], report: ImportReport, planned: set[str] = frozenset()) -> list[_Row]:
+    """The batch's rows of addresses neither known, nor suppressed, nor repeated (counted)."""
     unique: dict[str, _Row] = {}
     for row in batch:
-        if row.email in unique:
+        if row.email in unique or row.email in planned:
             report.unchanged += 1  # the same address twice in one file: the first row counts
         else:
             unique[row.email] = row
@@ -156,7 +178,19 @@ def _import_batch(batch: list[_Row], report: ImportReport) -> None:
     blocked = suppression.suppressed_among([email for email in unique if email not in known])
     report.unchanged += len(known)
     report.suppressed += len(blocked)
-    fresh = [row for email, row in unique.items() if email not in known and email not in blocked]
+    return [row for email, row in unique.items() if email not in known and email not in blocked]
+
+
+def _plan_batch(batch: list[_Row], report: ImportReport, planned: set[str]) -> None:
+    """Count what :func:`_import_batch` would do, writing nothing."""
+    fresh = _fresh_rows(batch, report, planned)
+    planned.update(row.email for row in fresh)
+    report.confirmed += sum(1 for row in fresh if row.has_evidence)
+    report.pending += sum(1 for row in fresh if not row.has_evidence)
+
+
+def _import_batch(batch: list[_Row], report: ImportReport) -> None:
+    fresh = _fresh_rows(batch, report)
     _import_confirmed([row for row in fresh if row.has_evidence], report)
     for row in fresh:
         if not row.has_evidence:

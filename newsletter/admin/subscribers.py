@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
 
-from .. import consent, subscribers
+from .. import clock, consent, subscriber_export, subscribers
 from ..evidence_report import render_evidence_page
 from ..extensions import db
 from ..inputs import int_arg
@@ -29,6 +29,17 @@ def subscriber_list():
         form.q.data or "", form.chosen_status, after=int_arg("after"), before=int_arg("before")
     )
     return render_template("admin/subscribers/list.html", form=form, page=page)
+
+
+@bp.get("/subscribers.csv")
+def subscriber_download():
+    """Every subscriber with an address, with their consent evidence, as CSV (streamed)."""
+    filename = f"subscribers-{clock.now():%Y-%m-%d}.csv"
+    return Response(
+        stream_with_context(subscriber_export.csv_chunks()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @bp.get("/subscribers/<int:subscriber_id>")
