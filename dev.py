@@ -2,6 +2,7 @@
 """Set-up and everyday commands for a fresh machine that has only python3.
 
     python3 dev.py serve     create .venv, install, migrate, run at http://127.0.0.1:5000
+                             (--port N: elsewhere; the links in mails follow it)
     python3 dev.py test      create .venv, install with test extras, run the whole test suite
     python3 dev.py babel     extract, update and compile the translations
 
@@ -16,6 +17,7 @@ import secrets
 import subprocess
 import sys
 import venv
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -57,8 +59,65 @@ def serve(args: list[str]) -> None:
     ensure_venv("")
     ensure_local_secret()
     flask = BIN / "flask"
-    _run(flask, "--app", "wsgi", "db", "upgrade")
-    os.execv(str(flask), [str(flask), "--app", "wsgi", "run", "--debug", "--port", "5000", *args])
+    run_args, env, banner = serve_plan(args, os.environ, _instance_config())
+    _run(flask, "--app", "wsgi", "db", "upgrade", env=env)
+    print(banner, flush=True)
+    os.execve(str(flask), [str(flask), "--app", "wsgi", "run", *run_args], env)
+
+
+def serve_plan(args: list[str], environ: Mapping[str, str], instance_config: Mapping[str, object]):
+    """What ``serve`` runs: (the arguments of ``flask run``, its environment, what to print).
+
+    The port comes from ``--port N`` / ``-p N`` (default 5000); BASE_URL follows it unless the
+    environment or instance/config.py sets one (then the mails link where that says).
+    """
+    rest, port = _port_option(args)
+    env = dict(environ)
+    given = env.get("NEWSLETTER_BASE_URL") or instance_config.get("BASE_URL")
+    local = f"http://127.0.0.1:{port}"
+    if not given:
+        env["NEWSLETTER_BASE_URL"] = local
+    base_url = str(given or local).rstrip("/")
+    backend = env.get("NEWSLETTER_MAIL_BACKEND") or instance_config.get("MAIL_BACKEND") or "file"
+    instance = Path(env.get("NEWSLETTER_INSTANCE_PATH") or ROOT / "instance")
+    if backend == "smtp":
+        server = env.get("NEWSLETTER_MAIL_SERVER") or instance_config.get("MAIL_SERVER") or "localhost"
+        mails = f"sent through the relay at {server} (MAIL_BACKEND=smtp)"
+    else:
+        mails = f"written to {instance / 'outbox'}{os.sep} (one .eml file per mail; nothing is sent)"
+    lines = [
+        f"The newsletter runs at {local}/",
+        f"Mails are {mails}; their links point to {base_url}/",
+        f"The admin area is at {local}/admin/ (an account: .venv/bin/flask --app wsgi create-admin you@example.org)",
+    ]
+    if given and base_url != local:
+        lines.append(f"BASE_URL is set to {base_url}, so the links in mails do not point to this server")
+    return ["--debug", "--port", str(port), *rest], env, "\n".join(lines)
+
+
+def _port_option(args: list[str]) -> tuple[list[str], int]:
+    """``args`` without ``--port N`` / ``-p N`` / ``--port=N``, and that port (default 5000)."""
+    rest, port = [], "5000"
+    items = iter(args)
+    for item in items:
+        if item in ("--port", "-p"):
+            port = next(items, "")
+        elif item.startswith("--port="):
+            port = item.partition("=")[2]
+        else:
+            rest.append(item)
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        sys.exit(f"dev.py serve: --port needs a number from 1 to 65535, got {port!r}")
+    return rest, int(port)
+
+
+def _instance_config() -> dict[str, object]:
+    """The settings in instance/config.py (the checkout's own), read as the app reads them."""
+    path = ROOT / "instance" / "config.py"
+    namespace: dict[str, object] = {}
+    if path.exists():
+        exec(compile(path.read_text(), str(path), "exec"), namespace)  # our own settings file
+    return {key: value for key, value in namespace.items() if key.isupper()}
 
 
 def test(args: list[str]) -> None:
