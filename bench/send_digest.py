@@ -8,6 +8,12 @@ msgs/s for both, their ratio, peak RSS and import time, each the median of --run
 
     .venv/bin/python bench/send_digest.py                      # 10k and 100k, 3 runs, PostgreSQL
     .venv/bin/python bench/send_digest.py --sizes 2000 --runs 1 --database sqlite
+    .venv/bin/python bench/send_digest.py --sizes 10000 --dkim both   # unsigned and signed, in turn
+
+With ``--dkim on`` every mail is DKIM-signed (a 2048-bit RSA key made for the run); ``both``
+runs unsigned and signed in turn and prints the signed rate as a share of the unsigned one.
+Databases are named ``bench_<pid>_…`` on the server of BENCH_PG_ADMIN_URI (a database there to
+connect to for CREATE/DROP DATABASE; default the ``test`` database of 127.0.0.1).
 
 The sink is Postfix's ``smtp-sink`` (Debian package postfix) where installed, else aiosmtpd
 in a separate process. Never part of the test suite.
@@ -31,7 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-PG_ADMIN_URI = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_ADMIN_URI = os.environ.get("BENCH_PG_ADMIN_URI", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def free_port() -> int:
@@ -132,10 +138,28 @@ def baseline(port: int, count: int) -> float:
         return count / (time.perf_counter() - started)
 
 
-def one_run(size: int, database: str, port: int, run: int) -> dict:
+def dkim_settings(folder: Path) -> dict[str, str]:
+    """NEWSLETTER_DKIM_* for a 2048-bit RSA key made for this run."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = folder / "dkim.pem"
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return {
+        "NEWSLETTER_DKIM_DOMAIN": "bench.example",
+        "NEWSLETTER_DKIM_SELECTOR": "bench",
+        "NEWSLETTER_DKIM_PRIVATE_KEY_FILE": str(path),
+    }
+
+
+def one_run(size: int, database: str, port: int, run: int, dkim: bool = False, with_baseline: bool = True) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         folder_path = Path(folder)
-        uri = fresh_database(database, f"bench_{size}_{run}", folder_path)
+        name = f"bench_{os.getpid()}_{size}_{run}{'_dkim' if dkim else ''}"
+        uri = fresh_database(database, name, folder_path)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("NEWSLETTER_", "FLASK_"))},
             "NEWSLETTER_SECRET_KEY": "bench-secret-key-bench-secret-key",
@@ -146,6 +170,7 @@ def one_run(size: int, database: str, port: int, run: int) -> dict:
             "NEWSLETTER_MAIL_PORT": str(port),
             "NEWSLETTER_MAIL_DEFAULT_SENDER": "Bench News <news@bench.example>",
             "NEWSLETTER_BASE_URL": "https://news.bench.example",
+            **(dkim_settings(folder_path) if dkim else {}),
         }
         flask(env, "db", "upgrade")
         csv_path = folder_path / "subscribers.csv"
@@ -156,12 +181,12 @@ def one_run(size: int, database: str, port: int, run: int) -> dict:
                   "--url", f"https://news.bench.example/articles/{n}",
                   "--summary", "A summary of a couple of sentences. " * 6)
         send_seconds, peak_kib, output = flask(env, "send-digest")
-        drop_database(database, f"bench_{size}_{run}")
+        drop_database(database, name)
         return {
             "import_s": import_seconds,
             "digest_msgs_s": size / send_seconds,
             "peak_rss_mb": peak_kib / 1024,
-            "baseline_msgs_s": baseline(port, size),
+            "baseline_msgs_s": baseline(port, size) if with_baseline else 0.0,
             "summary": output.strip().splitlines()[-1] if output.strip() else "",
         }
 
@@ -171,7 +196,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--dkim", choices=["off", "on", "both"], default="off")
     args = parser.parse_args()
+    if args.dkim == "both":
+        compare_dkim(args)
+        return
     port = free_port()
     sink = start_sink(port)
     try:
@@ -181,7 +210,7 @@ def main() -> None:
         )
         print(header)
         for size in args.sizes:
-            runs = [one_run(size, args.database, port, run) for run in range(args.runs)]
+            runs = [one_run(size, args.database, port, run, args.dkim == "on") for run in range(args.runs)]
             median = {key: statistics.median(r[key] for r in runs) for key in runs[0] if key != "summary"}
             print(
                 f"{size:>8} {median['digest_msgs_s']:>13.0f} {median['baseline_msgs_s']:>15.0f} "
@@ -192,6 +221,27 @@ def main() -> None:
             print(f"{'':>8} runs: " + "; ".join(
                 f"{r['digest_msgs_s']:.0f} msg/s, {r['peak_rss_mb']:.1f} MB, import {r['import_s']:.1f} s" for r in runs
             ) + f" | {runs[-1]['summary']}", flush=True)
+    finally:
+        sink.terminate()
+        sink.wait()
+
+
+def compare_dkim(args) -> None:
+    """Unsigned and signed runs in turn (so both meet the same load), medians of each."""
+    port = free_port()
+    sink = start_sink(port)
+    try:
+        print(f"sink: {'smtp-sink' if 'smtp-sink' in ' '.join(sink.args) else 'aiosmtpd'}; database: {args.database}")
+        print(f"{'N':>8} {'unsigned msg/s':>15} {'signed msg/s':>13} {'signed/unsigned':>16}")
+        for size in args.sizes:
+            plain, signed = [], []
+            for run in range(args.runs):
+                plain.append(one_run(size, args.database, port, run, with_baseline=False)["digest_msgs_s"])
+                signed.append(one_run(size, args.database, port, run, dkim=True, with_baseline=False)["digest_msgs_s"])
+            unsigned_median, signed_median = statistics.median(plain), statistics.median(signed)
+            print(f"{size:>8} {unsigned_median:>15.0f} {signed_median:>13.0f} {signed_median / unsigned_median:>16.2f}")
+            print(f"{'':>8} runs unsigned: {', '.join(f'{r:.0f}' for r in plain)}; signed: "
+                  f"{', '.join(f'{r:.0f}' for r in signed)}", flush=True)
     finally:
         sink.terminate()
         sink.wait()
