@@ -14,6 +14,7 @@ from .models import (
     DeliveryStatus,
     DigestTrigger,
     MailKind,
+    ReportKind,
     SubscriberStatus,
 )
 
@@ -48,6 +49,14 @@ LABELS: dict[type[Enum], dict[Enum, object]] = {
         BounceKind.SOFT: _l("soft bounce"),
         BounceKind.MESSAGE: _l("refused (the message, not the address)"),
         BounceKind.COMPLAINT: _l("spam complaint"),
+    },
+    ReportKind: {
+        ReportKind.HARD: _l("hard bounce"),
+        ReportKind.SOFT: _l("soft bounce"),
+        ReportKind.MESSAGE: _l("refused (the message, not the address)"),
+        ReportKind.COMPLAINT: _l("spam complaint"),
+        ReportKind.AUTO_REPLY: _l("automatic reply"),
+        ReportKind.UNKNOWN: _l("not readable"),
     },
     DeliveryStatus: {
         DeliveryStatus.QUEUED: _l("queued"),

@@ -246,3 +246,18 @@ def test_a_worker_killed_right_after_accepting_a_report_loses_nothing(app, repor
     process(app)  # whether the worker got to it or not
     assert status_of(app, subscriber_id(app, READER)) is SubscriberStatus.SUSPENDED
     assert len(bounce_events(app)) == 1
+
+
+def test_the_admin_sees_every_report_escaped_with_what_it_did(app, listener, admin_client):
+    delivery = sent_digest(app)
+    reports.send_report(listener, verp_address(app, delivery), reports.GARBAGE)
+    reports.send_report(listener, verp_address(app, delivery), reports.dsn(READER, "5.1.1"))
+    first, second = process(app)
+    listing = admin_client.get("/admin/bounce-reports", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "not readable" in listing and "hard bounce" in listing
+    assert "kept, nothing changed" in listing
+    detail = admin_client.get(f"/admin/bounce-reports/{first.id}", headers={"Accept-Language": "en"})
+    text = detail.get_data(as_text=True)
+    assert detail.status_code == 200
+    assert "<script>alert(1)</script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert admin_client.get("/admin/bounce-reports/999999").status_code == 404

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import defer
 
 from .. import clock
 from ..crontab import cron_trigger
@@ -20,6 +21,7 @@ from ..extensions import db
 from ..models import (
     BounceEvent,
     BounceKind,
+    BounceReport,
     ConsentEvent,
     ConsentEventType,
     Delivery,
@@ -229,6 +231,14 @@ def deliveries_with_problems(digest_id: int, limit: int = 200) -> list[Delivery]
             .limit(limit)
         ).scalars()
     )
+
+
+def recent_reports(limit: int, before_id: int | None = None) -> list[BounceReport]:
+    """The newest bounce reports, newest first (their raw text left unloaded); ``before_id`` pages back."""
+    query = select(BounceReport).options(defer(BounceReport.raw)).order_by(BounceReport.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(BounceReport.id < before_id)
+    return list(db.session.execute(query).scalars())
 
 
 def subscriber_bounces(subscriber_id: int, limit: int = 100) -> list[BounceEvent]:
