@@ -261,3 +261,25 @@ def test_the_admin_sees_every_report_escaped_with_what_it_did(app, listener, adm
     assert detail.status_code == 200
     assert "<script>alert(1)</script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert admin_client.get("/admin/bounce-reports/999999").status_code == 404
+
+
+def test_a_report_that_cannot_be_stored_is_not_answered_250(app, listener):
+    """The sending server must keep it and try again: a 451, never a 250 for a lost report."""
+    delivery = sent_digest(app)
+    with app.app_context():
+        postgres = db.engine.dialect.name == "postgresql"
+        with db.engine.begin() as connection:  # every insert into bounce_report fails from now on
+            if postgres:
+                connection.exec_driver_sql(
+                    "ALTER TABLE bounce_report ADD CONSTRAINT refuse_all CHECK (false) NOT VALID"
+                )
+            else:
+                connection.exec_driver_sql("DROP TABLE bounce_report")
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            reports.send_report(listener, verp_address(app, delivery), reports.dsn(READER, "5.1.1"))
+        assert refused.value.smtp_code == 451
+    finally:
+        if postgres:
+            with app.app_context(), db.engine.begin() as connection:
+                connection.exec_driver_sql("ALTER TABLE bounce_report DROP CONSTRAINT refuse_all")
