@@ -18,11 +18,7 @@ from newsletter.delivery import sender
 from newsletter.extensions import db
 from newsletter.models import ConsentChannel, Digest
 from tests.support.admin import ADMIN_EMAIL, ADMIN_PASSWORD, create_admin
-from tests.support.browser import (
-    DESKTOP_VIEWPORT,
-    PHONE_VIEWPORT,
-    SCREENSHOTS,
-)
+from tests.support.browser import DESKTOP_VIEWPORT, PHONE_VIEWPORT, shoot_whole_page
 from tests.support.clocks import START
 from tests.support.factories import add_article
 
@@ -73,18 +69,7 @@ CONFIRMED = 1 + sum(1 for _email, _days, leaves in HISTORY if not leaves)
 
 
 def shoot(page, name: str) -> None:
-    """Screenshot the whole page. The viewport is stretched to the page's height first: a
-    full_page capture repaints the digest preview's iframe only in part."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"admin-{name}.png"
-    viewport = page.viewport_size
-    height = page.evaluate("document.documentElement.scrollHeight")
-    page.set_viewport_size({"width": viewport["width"], "height": max(height, viewport["height"])})
-    try:
-        page.screenshot(path=str(path))
-    finally:
-        page.set_viewport_size(viewport)
-    assert path.stat().st_size > 0
+    shoot_whole_page(page, f"admin-{name}")
 
 
 def sign_in(

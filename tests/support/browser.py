@@ -34,6 +34,21 @@ PHONE_VIEWPORT = {"width": 390, "height": 844}
 DESKTOP_VIEWPORT = {"width": 1280, "height": 800}
 
 
+def shoot_whole_page(page, name: str) -> None:
+    """Screenshot the whole page to SCREENSHOTS/<name>.png. The viewport is stretched to the
+    page's height first: a full_page capture repaints an iframe (the digest preview) only in part."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    viewport = page.viewport_size
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": viewport["width"], "height": max(height, viewport["height"])})
+    try:
+        page.screenshot(path=str(path))
+    finally:
+        page.set_viewport_size(viewport)
+    assert path.stat().st_size > 0
+
+
 class LiveServer:
     """Serves ``app`` over real HTTP on 127.0.0.1 and a free port, in a daemon thread."""
 
