@@ -103,7 +103,11 @@ def _recipient(block: Message, report: Message) -> Reading | None:
     else:
         kind = ReportKind.MESSAGE
     recipients = tuple(
-        address for name in ("Final-Recipient", "Original-Recipient") if (address := _typed_address(block.get(name)))
+        dict.fromkeys(
+            address
+            for name in ("Final-Recipient", "Original-Recipient")
+            if (address := _typed_address(block.get(name)))
+        )
     )
     return Reading(
         kind,

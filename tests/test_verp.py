@@ -5,6 +5,8 @@ it nothing changes."""
 from __future__ import annotations
 
 import re
+from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -70,3 +72,20 @@ def test_tokens_are_short_signed_and_survive_a_change_of_case():
 def test_an_unusable_bounce_address_is_refused_at_start(address):
     assert verp.address_problem(address) is not None
     assert verp.address_problem("x" * 33 + "@example.org") is None
+
+
+@pytest.mark.parametrize("backend", ["memory", "file"])
+def test_the_last_stop_writes_the_verp_address_as_return_path(config, request, backend):
+    """The outbox folder and memory are the final delivery: they write the Return-Path a
+    mailbox would get (RFC 5321 §4.4) from the envelope sender."""
+    config.update(BOUNCE_ADDRESS="bounces@example.org", MAIL_BACKEND=backend)
+    app = request.getfixturevalue("app")
+    queue_digest(app, 1)
+    drain(app)
+    if backend == "memory":
+        [message] = app.extensions["mail_memory_outbox"]
+    else:
+        [path] = (Path(app.instance_path) / "outbox").glob("*.eml")
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+    [delivery_id] = deliveries_by_address(app).values()
+    assert message["Return-Path"] == f"<{verp.from_config(app.config).address(delivery_id)}>"

@@ -14,6 +14,13 @@ from ..compose import RawMail
 BeforeHandover = Callable[[], Awaitable[object]]
 
 
+def delivered(mail: RawMail) -> bytes:
+    """``mail`` as a final delivery stores it: with the Return-Path its envelope sender (MAIL
+    FROM, a VERP address with BOUNCE_ADDRESS) gives it (RFC 5321 §4.4). For the transports that
+    are the last stop themselves (the outbox folder, memory); a relay gets the envelope instead."""
+    return b"Return-Path: <" + mail.sender.encode("ascii") + b">\r\n" + mail.data
+
+
 class Connection(Protocol):
     """One connection to where mail goes, used on the sender's event loop and reused for
     every mail of a run."""

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from ..compose import RawMail
-from .base import BeforeHandover
+from .base import BeforeHandover, delivered
 
 
 class FileConnection:
@@ -21,7 +21,7 @@ class FileConnection:
             await before_handover()
         name = mail.message_id.strip("<>").replace("/", "_") + ".eml"
         partial = self._folder / f".{name}.part"
-        partial.write_bytes(mail.data)
+        partial.write_bytes(delivered(mail))
         os.replace(partial, self._folder / name)  # readers never see half a file
 
     async def close(self) -> None:

@@ -7,7 +7,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from ..compose import RawMail
-from .base import BeforeHandover
+from .base import BeforeHandover, delivered
 
 #: Parse as received and write back unchanged (no refolding of long headers).
 _AS_RECEIVED = policy.default.clone(refold_source="none")
@@ -22,7 +22,7 @@ class MemoryConnection:
     async def send(self, mail: RawMail, before_handover: BeforeHandover | None = None) -> None:
         if before_handover is not None:
             await before_handover()
-        message = message_from_bytes(mail.data, policy=_AS_RECEIVED)
+        message = message_from_bytes(delivered(mail), policy=_AS_RECEIVED)
         with self._lock:
             self._sink.append(message)
 
