@@ -185,7 +185,7 @@ def test_admin_previews_tests_and_sends_the_digest_and_watches_it_go_out(
     # The history lists it with its counts.
     page.get_by_role("link", name="Digests").first.click()
     row = page.locator("table tbody tr").first
-    expect(row.locator("td.num")).to_have_text([str(CONFIRMED), "0", str(CONFIRMED), "0"])
+    expect(row.locator("td.num")).to_have_text([str(CONFIRMED), "0", str(CONFIRMED), "0", "0"])  # … bounced
 
     # Signing out ends the session.
     page.get_by_role("button", name="Sign out").click()
@@ -203,6 +203,7 @@ ADMIN_PAGES = [
     "/admin/feeds",
     "/admin/digests",
     "/admin/digests/send-now",
+    "/admin/bounce-reports",
 ]
 
 
@@ -223,7 +224,7 @@ def test_every_admin_page_works_in_german_and_fits_the_screen(
         response = page.goto(path)
         assert response.status == 200, path
         expect(page.locator("html")).to_have_attribute("lang", "de")
-        expect(page.locator("nav a")).to_have_count(4)
+        expect(page.locator("nav a")).to_have_count(5)
         # Nothing sticks out sideways (wide tables scroll inside their own box).
         assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], path
         slug = path.strip("/").replace("/", "-").replace("admin-", "").replace("admin", "dashboard")
