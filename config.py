@@ -22,12 +22,21 @@ class Config:
 
     #: External URL under which every link in an email is built.
     BASE_URL = "http://127.0.0.1:5000"
-    #: The publisher's name shown in pages and mails.
+    #: The publisher's name shown in pages and mails. Left at this placeholder, texts use
+    #: neutral wording ("this newsletter") and the service warns at start outside debug.
     SITE_NAME = "Newsletter"
-    #: Postal address / imprint line shown in mail footers (who sends the mail).
+    #: The postal line (who sends, where), shown in every page's and mail's footer, e.g.
+    #: "Beispiel GmbH, Musterstraße 1, 10115 Berlin".
     SITE_ADDRESS = ""
+    #: Link to the operator's imprint (Impressum, § 5 DDG), in every page's and mail's footer.
+    IMPRINT_URL: str | None = None
     #: Link to the operator's privacy notice; None shows the built-in page.
     PRIVACY_URL: str | None = None
+    #: The publisher's logo (an https URL; about 360 × 120 px or wider, shown 180 px wide) in the
+    #: pages' header and the digest's masthead. Never in the confirmation mail, which stays neutral.
+    LOGO_URL: str | None = None
+    #: The accent colour of buttons and links, e.g. "#0b6e4f"; None is a neutral blue.
+    BRAND_COLOR: str | None = None
 
     #: ``file`` writes one .eml per message into <instance>/outbox; ``smtp`` uses the relay.
     MAIL_BACKEND = "file"

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import clock, inputs, settings
+from . import clock, inputs, publisher, settings
 from .delivery import dkim, transports
 from .paths import TEMPLATES
 
@@ -35,6 +35,7 @@ def create_app(
     )
     os.makedirs(app.instance_path, exist_ok=True)  # SQLite and the outbox folder live here
     settings.load(app, config)
+    publisher.init_app(app)
 
     from . import cli, extensions, models, requestinfo, scheduler, security_headers  # noqa: F401  (models: tables)
     from .admin import bp as admin_bp

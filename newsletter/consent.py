@@ -78,6 +78,14 @@ def statement(language: str) -> str:
     return template.format(site_name=current_app.config["SITE_NAME"], button=button)
 
 
+def operator_statement(language: str) -> str | None:
+    """The statement in ``language`` when it is the operator's own wording (CONSENT_TEXT), else
+    None: the built-in wording, whose purposes the built-in privacy notice names."""
+    if not (current_app.config.get("CONSENT_TEXT") or {}).get(language):
+        return None
+    return statement(language)
+
+
 #: How precisely ``ConsentText.last_shown_at`` follows the form's views: one write per hour
 #: and wording at most, not one per page view.
 LAST_SHOWN_PRECISION = timedelta(hours=1)

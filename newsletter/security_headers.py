@@ -2,9 +2,10 @@
 
 One after-request hook (:func:`protect`) sets them all, overwriting whatever a view set itself:
 
-- ``Content-Security-Policy``: :data:`DEFAULT_POLICY`, nothing loaded from elsewhere, no inline
-  script, and ``frame-ancestors 'none'`` so no other site can frame the confirm, unsubscribe or
-  erase forms (clickjacking);
+- ``Content-Security-Policy``: :data:`DEFAULT_POLICY`, nothing loaded from elsewhere (but the
+  publisher's logo, LOGO_URL, from its https origin), no inline script, and
+  ``frame-ancestors 'none'`` so no other site can frame the confirm, unsubscribe or erase forms
+  (clickjacking);
 - ``X-Frame-Options: DENY`` for browsers without frame-ancestors;
 - ``X-Content-Type-Options: nosniff``;
 - ``Referrer-Policy: same-origin``: token URLs (/confirm/…, /preferences/…) never reach another
@@ -32,6 +33,8 @@ import re
 from collections.abc import Callable, Iterable
 
 from flask import Blueprint, Flask, Response, current_app, request
+
+from . import publisher
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +95,9 @@ def _framing_origins(view) -> str | None:
 
 def _policy() -> dict[str, str]:
     policy = dict(DEFAULT_POLICY)
+    logo = publisher.current().logo_origin
+    if logo is not None:  # the pages' header shows LOGO_URL (https only, checked at start)
+        policy["img-src"] += f" {logo}"
     for name in request.blueprints[::-1]:  # the outermost blueprint first, nested ones refine it
         policy.update(getattr(current_app.blueprints.get(name), _BLUEPRINT_ATTRIBUTE, {}))
     framing = _framing_origins(current_app.view_functions.get(request.endpoint or ""))

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import limits
 from flask import Flask
 
+from . import publisher
 from .crontab import cron_trigger
 from .delivery import verp
 from .paths import DEFAULT_CONFIG
@@ -61,6 +62,12 @@ _TYPED_KEYS: dict[str, tuple[type, ...]] = {
     "SESSION_COOKIE_SECURE": (bool,),
     "SECRET_KEY_FALLBACKS": (list,),
     "CONSENT_TEXT": (dict, type(None)),
+    "SITE_NAME": (str,),
+    "SITE_ADDRESS": (str,),
+    "IMPRINT_URL": (str, type(None)),
+    "PRIVACY_URL": (str, type(None)),
+    "LOGO_URL": (str, type(None)),
+    "BRAND_COLOR": (str, type(None)),
 }
 
 #: Numeric keys (checked by type above) for which zero or less makes no sense.
@@ -145,6 +152,8 @@ def validate(app: Flask) -> None:
         raise ConfigError(f"SEND_PROCESSES must be 0 for one per CPU, or more, got {config['SEND_PROCESSES']!r}")
     _validate_relay(config)
     _validate_bounces(config)
+    for problem in publisher.problems(config):
+        raise ConfigError(problem)
     for url in config["FEED_URLS"]:
         if not isinstance(url, str) or not url.strip().startswith(("http://", "https://")):
             raise ConfigError(f"FEED_URLS must list http:// or https:// addresses, got {url!r}")

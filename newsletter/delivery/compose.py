@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from email.header import Header
+from email import policy
 from email.utils import format_datetime, formataddr, parseaddr
 from functools import cached_property, lru_cache
 
@@ -30,12 +30,19 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from markupsafe import escape
 
-from .. import addresses
+from .. import addresses, publisher
+from .links import external_url
 
 _inliner = css_inline.CSSInliner(keep_style_tags=True)
 
-#: RFC 5322 §2.1.1: a header line is at most 998 characters.
+#: RFC 5322 §2.1.1: a header line is at most 998 characters, and should be at most 78.
 _MAX_LINE = 998
+_FOLD_AT = 78
+#: Folds header values as RFC 5322 and RFC 2047 say: lines of at most 78 characters with the
+#: header's name, only the words beyond ASCII as encoded words, so an address or an id in angle
+#: brackets stays readable to filters. At 76, not 78: the email package fills a folded line with
+#: one encoded word, and RFC 2047 allows at most 75 characters for that word.
+_FOLDING = policy.SMTP.clone(max_line_length=76)
 #: Text parts are wrapped at this width (the templates wrap with the same number).
 TEXT_WIDTH = 72
 
@@ -168,14 +175,16 @@ class _FillableText:
 
 
 def _rewrap(text: str, slots: Slots | None = None) -> str:
-    """Wrap lines longer than TEXT_WIDTH (a template's long paragraph, or one a filled-in value
-    made longer); lines with a URL stay whole, and so do lines with a slot (wrapped once filled)."""
+    """Wrap lines longer than TEXT_WIDTH as format=flowed (RFC 3676): a soft break is a space
+    before the line end, so a reader's program may flow the paragraph again to its width.
+
+    Lines with a URL stay whole, and so do lines with a slot (wrapped once filled)."""
     lines = text.split("\n")
     if max(map(len, lines)) <= TEXT_WIDTH:
         return text
     return "\n".join(
         line if len(line) <= TEXT_WIDTH or "://" in line or (slots is not None and slots.pattern.search(line))
-        else _wrapped(line)
+        else _wrapped(line).replace("\n", " \n")  # soft breaks of format=flowed
         for line in lines
     )
 
@@ -206,6 +215,24 @@ def _wrapped(line: str) -> str:
     return "\n".join(lines)
 
 
+#: RFC 3676 §4.3: the signature separator, the one line that ends in a space but is not flowed.
+SIGNATURE_SEPARATOR = "-- "
+
+
+def _hard_lines(text: str) -> str:
+    """``text`` as fixed lines for format=flowed: no trailing spaces (they would mark soft
+    breaks) but on the signature separator, and lines that would be read as quoted or
+    space-stuffed (starting with ``>``, a space or ``From ``) stuffed with a space (§4.4)."""
+    lines = []
+    for line in text.split("\n"):
+        if line != SIGNATURE_SEPARATOR:
+            line = line.rstrip()
+        if line.startswith((" ", ">", "From ")):
+            line = " " + line
+        lines.append(line)
+    return "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class RawMail:
     """One message as it goes over the wire."""
@@ -221,12 +248,12 @@ def render(name: str, locale: str, *, slots: Slots | None = None, **context) -> 
     whose markers ``context`` holds (fill them with :meth:`Content.filled`)."""
     _add_site(context)
     with force_locale(locale):
-        subject = render_template(f"email/{name}.subject.txt", **context)
+        subject = " ".join(render_template(f"email/{name}.subject.txt", **context).split())
         text = render_template(f"email/{name}.txt", **context)
-        html = render_template(f"email/{name}.html", locale=locale, **context)
+        html = render_template(f"email/{name}.html", locale=locale, subject=subject, **context)
     return Content(
-        subject=" ".join(subject.split()),
-        text=_rewrap(text.strip() + "\n", slots),
+        subject=subject,
+        text=_rewrap(_hard_lines(text.strip()) + "\n", slots),
         html=_inliner.inline(html),
         slots=slots,
     )
@@ -240,8 +267,11 @@ def render_subject(name: str, locale: str, **context) -> str:
 
 
 def _add_site(context: dict) -> None:
-    context.setdefault("site_name", current_app.config["SITE_NAME"])
-    context.setdefault("site_address", current_app.config["SITE_ADDRESS"])
+    """Who sends the mail, for its footer: the publisher, and the privacy notice's address."""
+    found = publisher.current()
+    context.setdefault("publisher", found)
+    context.setdefault("site_name", found.name)
+    context.setdefault("privacy_url", found.privacy_url or external_url("public.privacy"))
 
 
 @lru_cache(maxsize=8)
@@ -276,13 +306,13 @@ def build_message(content: Content, to: str, *, date: datetime, message_id: str 
         "To": to,
         "Date": _date_header(date),
         "Message-ID": message_id,
-        "Subject": _encoded(content.subject),
-        **{key: _encoded(value) for key, value in content.headers.items()},
+        "Subject": _encoded("Subject", content.subject),
+        **{key: _encoded(key, value) for key, value in content.headers.items()},
         "MIME-Version": "1.0",
     }
     boundary = f"=_{uuid.uuid4().hex}"
     lines = [_header_line(key, value) for key, value in headers.items()]
-    lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+    lines.append(f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"')
     head = "\r\n".join(lines).encode("ascii")
     body = b"".join(
         [
@@ -302,11 +332,14 @@ def _date_header(date: datetime) -> str:
 
 
 @lru_cache(maxsize=256)
-def _encoded(value: str) -> str:
-    """A header value as ASCII: as it is, or as RFC 2047 encoded words when it is not ASCII."""
-    if value.isascii():
+def _encoded(name: str, value: str) -> str:
+    """A header value as ASCII, folded where its line would pass 78 characters: as it is when
+    it fits, else the words beyond ASCII as RFC 2047 encoded words. A value without spaces
+    (a URL in angle brackets) cannot be folded and stays one line."""
+    if value.isascii() and (len(name) + 2 + len(value) <= _FOLD_AT or " " not in value):
         return value
-    return Header(value, "utf-8").encode(maxlinelen=76)
+    folded = _FOLDING.header_factory(name, value).fold(policy=_FOLDING)
+    return folded[len(name) + 1 :].strip().replace("\r\n", "\n")
 
 
 @lru_cache(maxsize=1024)  # most header lines are the same in every mail of a send
@@ -319,8 +352,16 @@ def _header_line(name: str, value: str) -> str:
     return f"{name}: " + "\r\n".join(lines)
 
 
+#: The parts' headers; the text is format=flowed (see :func:`_rewrap`).
+_PART_HEADS = {
+    subtype: f"Content-Type: text/{subtype}; charset=utf-8{parameters}\r\n"
+    "Content-Transfer-Encoding: base64\r\n\r\n".encode()
+    for subtype, parameters in (("plain", "; format=flowed; delsp=no"), ("html", ""))
+}
+
+
 def _part(subtype: str, text: str, shared_start: _SharedStart | None = None) -> bytes:
-    head = f"Content-Type: text/{subtype}; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n".encode()
+    head = _PART_HEADS[subtype]
     if shared_start is not None and (body := shared_start.encode(text)) is not None:
         return head + body
     return head + _base64_lines(_wire_text(text))

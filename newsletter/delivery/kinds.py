@@ -11,8 +11,9 @@ from flask import current_app, g
 from flask_babel import force_locale, format_date
 from markupsafe import escape
 
-from .. import articles, clock, suppression, tokens
+from .. import articles, clock, publisher, suppression, tokens
 from ..extensions import db
+from ..images import ArticleImage
 from ..models import Article, Delivery, Digest, MailKind, SubscriberStatus
 from . import compose
 from .links import external_url, token_url_builder
@@ -49,12 +50,14 @@ class ConfirmMail:
 
     def content(self, delivery: Mail) -> compose.Content:
         subscriber = delivery.subscriber
-        return compose.render(
+        content = compose.render(
             "confirm",
             subscriber.locale,
             confirm_url=external_url("public.confirm", token=delivery.context["token"]),
             max_age_days=current_app.config["CONFIRM_MAX_AGE_DAYS"],
         )
+        content.headers.update(TRANSACTIONAL)
+        return content
 
 
 @dataclass(frozen=True)
@@ -65,12 +68,16 @@ class DigestItem:
     #: None when the stored URL is not http(s): such a link is never put into a mail.
     url: str | None
     summary: str | None
+    image: ArticleImage | None = None
 
     @classmethod
     def of(cls, article: Article) -> DigestItem:
         url = article.url if urlsplit(article.url).scheme.lower() in ("http", "https") else None
         summary = (article.summary or "").strip() or None
-        return cls(title=" ".join(article.title.split()), url=url, summary=summary)
+        image = articles.image_of(article)
+        if image is not None and urlsplit(image.url).scheme.lower() != "https":
+            image = None  # stored before the rule, or written past it: never into a mail
+        return cls(title=" ".join(article.title.split()), url=url, summary=summary, image=image)
 
     @property
     def paragraphs(self) -> list[str]:
@@ -131,14 +138,35 @@ def _items_of_digest(digest_id: int) -> list[DigestItem]:
 
 
 def list_id() -> str:
-    """A human-readable List-Id (RFC 2919), e.g. ``"Site Newsletter" <newsletter.example.org>``."""
+    """A human-readable List-Id (RFC 2919), e.g. ``"Site Newsletter" <newsletter.example.org>``.
+
+    Beyond ASCII the phrase is left unquoted (an encoded word may not stand in quotes), without
+    the characters that would end it early; the folding encodes only its words beyond ASCII,
+    never the id in angle brackets, so filters still see the id."""
     host = urlsplit(current_app.config["BASE_URL"]).hostname or "localhost"
-    name = f"{current_app.config['SITE_NAME']} Newsletter"
+    name = publisher.current().name
+    if "newsletter" not in name.lower():
+        name += " Newsletter"
     if name.isascii():
         phrase = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    else:  # left unquoted, so the email package can write it as RFC 2047 encoded words
-        phrase = "".join(char for char in name if char not in '"\\<>()')
+    else:
+        phrase = " ".join("".join(char for char in name if char not in _PHRASE_ENDS).split())
     return f"{phrase} <newsletter.{host}>"
+
+
+#: Characters that end or break an unquoted phrase (RFC 5322 specials but the dot, which
+#: obs-phrase allows).
+_PHRASE_ENDS = frozenset('"\\<>()[]:;@,')
+
+
+#: Marks mails sent because someone asked on the site, not by a person (RFC 3834): no
+#: out-of-office replies to them.
+TRANSACTIONAL = {"Auto-Submitted": "auto-generated"}
+
+
+def feedback_id(digest_id: int) -> dict[str, str]:
+    """Gmail's Feedback-ID (campaign:kind:sender): complaint rates per digest in Postmaster Tools."""
+    return {"Feedback-ID": f"digest-{digest_id}:digest:newsletter:{compose.sender_domain()}"}
 
 
 def unsubscribe_headers(unsubscribe_url: str) -> dict[str, str]:
@@ -155,7 +183,13 @@ _PERSONAL = ("email", "confirmed_on", "unsubscribe_url", "preferences_url")
 
 
 def digest_content(
-    items: list[DigestItem], locale: str, issued_at: datetime, *, confirmed: bool, framing: Framing = Framing()
+    items: list[DigestItem],
+    locale: str,
+    issued_at: datetime,
+    *,
+    confirmed: bool,
+    framing: Framing = Framing(),
+    digest_id: int | None = None,
 ) -> compose.Content:
     """The digest in ``locale`` with slots for the reader's values (fill with
     :func:`personal_values`). ``confirmed``: whether the reader's confirmation date is known;
@@ -174,6 +208,8 @@ def digest_content(
     )
     unsubscribe_url = slots.marker("unsubscribe_url")
     content.headers.update({**unsubscribe_headers(unsubscribe_url), "List-Id": list_id()})
+    if digest_id is not None:
+        content.headers.update(feedback_id(digest_id))
     return content
 
 
@@ -240,7 +276,9 @@ def _prepared_digest(digest_id: int, locale: str, confirmed: bool) -> compose.Co
     if key not in cache:
         issue = db.session.get(Digest, digest_id)
         items, framing = shown(_items_of_digest(digest_id), subject=issue.custom_subject, intro=issue.intro)
-        cache[key] = digest_content(items, locale, issue.created_at, confirmed=confirmed, framing=framing)
+        cache[key] = digest_content(
+            items, locale, issue.created_at, confirmed=confirmed, framing=framing, digest_id=digest_id
+        )
     return cache[key]
 
 
@@ -288,12 +326,14 @@ class PreferencesLinkMail:
 
     def content(self, delivery: Mail) -> compose.Content:
         subscriber = delivery.subscriber
-        return compose.render(
+        content = compose.render(
             "preferences_link",
             delivery.context.get("locale") or subscriber.locale,
             preferences_url=external_url("public.preferences", token=tokens.make_preferences_token(subscriber)),
             max_age_days=current_app.config["PREFERENCES_MAX_AGE_DAYS"],
         )
+        content.headers.update(TRANSACTIONAL)
+        return content
 
 
 SPECS: dict[MailKind, MailSpec] = {

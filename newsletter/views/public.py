@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
+from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request
 from flask_babel import get_locale
 
-from .. import address_requests, consent, personal_data, subscribers, tokens
+from .. import address_requests, consent, personal_data, publisher, subscribers, tokens
 from .. import preferences as prefs
 from ..extensions import csrf, db, limiter
 from ..forms import ActionForm, PreferencesLinkForm, SubscribeForm
@@ -253,4 +253,16 @@ def privacy():
     url = current_app.config.get("PRIVACY_URL")
     if url:
         return redirect(url)
-    return render_template("public/privacy.html")
+    return render_template("public/privacy.html", operator_statement=consent.operator_statement(_language()))
+
+
+@bp.get("/brand.css")
+def brand_css():
+    """The publisher's accent colour (BRAND_COLOR) for the pages: a style sheet of this site,
+    so the Content-Security-Policy needs no inline styles."""
+    found = publisher.current()
+    response = make_response(f":root {{ --accent: {found.accent}; --on-accent: {found.on_accent}; }}\n")
+    response.content_type = "text/css; charset=utf-8"
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return response
