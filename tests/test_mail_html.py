@@ -70,7 +70,7 @@ def test_digests_show_each_articles_picture_with_its_size_and_alt(app, outbox):
     for kind in ("digest", "digest_test"):
         tags = Elements(html_of(mails[kind])).tags
         pictures = [attrs for tag, attrs in tags if tag == "img" and attrs.get("class") == "picture"]
-        (picture,) = pictures  # only the first article has one
+        (picture,) = pictures  # only the first article has one over https
         first = ARTICLES[0]
         assert picture["src"] == first["image_url"]
         # shown 552 px wide (the card's column), the height scaled along: 1200 × 630 → 552 × 290

@@ -42,6 +42,8 @@ ARTICLES = [
         title="Quartalszahlen Q1: Umsatzsteigerungsprognoseberichterstattung für Anlegerinnen",
         url="https://shop.example.org/news/q1-2026-umsatz-gewinn-ausblick",
         summary="Die wichtigsten Zahlen des ersten Quartals auf einen Blick.",
+        # stored past the rules (an older row): a picture over http never goes into a mail
+        image_url="http://cdn.example.org/bilder/q1.jpg",
     ),
     dict(title="Sonderangebot: Versandkostenfrei bis Sonntag", url="https://shop.example.org/angebote/versand"),
 ]
