@@ -146,6 +146,9 @@ class Config:
     PROXY_FIX_X_FOR = 0
     PROXY_FIX_X_PROTO = 0
 
+    #: /metrics answers only with `Authorization: Bearer <token>`; unset: /metrics is 404.
+    METRICS_TOKEN: str | None = None
+
     #: Languages offered; the first is the default.
     LANGUAGES = ["de", "en"]
 

@@ -39,7 +39,7 @@ def create_app(
 
     from . import cli, extensions, models, requestinfo, scheduler, security_headers  # noqa: F401  (models: tables)
     from .admin import bp as admin_bp
-    from .views import errors, public
+    from .views import errors, operations, public
 
     clock.init_app(app, clock_)
     inputs.init_app(app)  # before the extensions and blueprints: see there
@@ -48,6 +48,7 @@ def create_app(
     transports.init_app(app)
     dkim.init_app(app)  # reads the key once; refuses one that cannot sign
     app.register_blueprint(public.bp)
+    app.register_blueprint(operations.bp)
     app.register_blueprint(admin_bp)
     errors.init_app(app)
     security_headers.init_app(app)

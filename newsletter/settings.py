@@ -68,6 +68,7 @@ _TYPED_KEYS: dict[str, tuple[type, ...]] = {
     "PRIVACY_URL": (str, type(None)),
     "LOGO_URL": (str, type(None)),
     "BRAND_COLOR": (str, type(None)),
+    "METRICS_TOKEN": (str, type(None)),
 }
 
 #: Numeric keys (checked by type above) for which zero or less makes no sense.

@@ -106,6 +106,26 @@ def refusal(address: Address) -> str | None:
     return None if judged.is_global else "not-public"
 
 
+def refusal_without_lookup(host: str) -> Refused | None:
+    """The refusal of a host that is an address itself (in any spelling the resolver reads as
+    one: ``2130706433``, ``127.1``, ``[::1]``) or a ``localhost`` name (RFC 6761), found without
+    asking DNS, so it can be said while an admin types; None for any other name, whose
+    addresses :meth:`Limits.connect` checks at every connection."""
+    name = host.rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return Refused(host, "127.0.0.1", "loopback")
+    try:
+        infos = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    except (OSError, UnicodeError, ValueError):
+        return None
+    for info in infos:
+        address = _unmapped(ip_address(info[4][0]))
+        kind = refusal(address)
+        if kind is not None:
+            return Refused(host, str(address), kind)
+    return None
+
+
 def _unmapped(address: Address) -> Address:
     # ::ffff:127.0.0.1 reaches 127.0.0.1; before Python 3.13 ipaddress does not say so.
     if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from newsletter import consent
 from newsletter.admin import queries
 from newsletter.extensions import db
@@ -66,11 +68,12 @@ def test_activity_counts_each_local_day_of_the_last_30(app, clock):
     assert len(activity.days) == 30
     assert activity.days[-1].day.isoformat() == "2026-03-02"
     assert activity.days[0].day.isoformat() == "2026-02-01"
-    by_day = {day.day.isoformat(): (day.sign_ups, day.withdrawals) for day in activity.days}
-    assert by_day["2026-03-01"] == (1, 0)
-    assert by_day["2026-03-02"] == (2, 1)
-    assert (activity.sign_ups, activity.withdrawals) == (3, 1)
-    assert activity.peak == 2
+    # An import is counted apart from the sign-ups (issue 19: a CSV of 5,308 rows is no sign-up).
+    by_day = {day.day.isoformat(): (day.sign_ups, day.imports, day.withdrawals) for day in activity.days}
+    assert by_day["2026-03-01"] == (1, 0, 0)
+    assert by_day["2026-03-02"] == (1, 1, 1)
+    assert (activity.sign_ups, activity.imports, activity.withdrawals) == (2, 1, 1)
+    assert activity.peak == 1
 
 
 def test_activity_follows_the_daylight_saving_change(app, clock):
@@ -106,6 +109,51 @@ def test_next_digest_time_comes_from_the_schedule_in_the_configured_zone(app, ad
     clock.set(datetime(2026, 3, 3, 5, 59, tzinfo=UTC))
     with app.app_context():
         assert queries.next_digest_at() == datetime(2026, 3, 3, 6, 0, tzinfo=UTC)
+
+
+def test_the_page_shows_sign_ups_and_imports_apart(app, admin_client, clock):
+    with app.app_context():
+        readers = [add_subscriber(f"r{number}@example.org", SubscriberStatus.PENDING) for number in range(5)]
+        _event(readers[0], ConsentEventType.CONFIRMED, clock.now() - timedelta(hours=1))
+        for reader in readers[1:]:
+            _event(reader, ConsentEventType.IMPORTED, clock.now() - timedelta(hours=2))
+        db.session.commit()
+    html = admin_client.get("/admin/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert re.search(r"Sign-ups: <strong>1</strong>", html)
+    assert re.search(r"Imported \(CSV, not in the chart\): <strong>4</strong>", html)
+    german = admin_client.get("/admin/", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert re.search(r"Importiert \(CSV, nicht im Diagramm\): <strong>4</strong>", german)
+
+
+@pytest.mark.parametrize(
+    ("line", "english", "german"),
+    [
+        ("0 7 * * *", "every day at 07:00", "täglich um 07:00"),
+        ("30 6 * * 1", "on Mondays at 06:30", "montags um 06:30"),
+        ("0 7 * * mon", "on Mondays at 07:00", "montags um 07:00"),
+        ("0 7 * * 1,4", "on Mondays and Thursdays at 07:00", "montags und donnerstags um 07:00"),
+        ("0 18 * * 1-5", "on Mondays to Fridays at 18:00", "montags bis freitags um 18:00"),
+        ("0 7 * * 0", "on Sundays at 07:00", "sonntags um 07:00"),
+        ("0 7 * * 7", "on Sundays at 07:00", "sonntags um 07:00"),
+        ("0 9 1 * *", "on day 1 of every month at 09:00", "am 1. jedes Monats um 09:00"),
+    ],
+)
+def test_the_schedule_is_said_in_words_in_the_admins_language(app, admin_client, line, english, german):
+    app.config["DIGEST_SCHEDULE"] = line
+    html = admin_client.get("/admin/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert f"Schedule: {english} (Europe/Berlin)" in html
+    assert f"<code>{line}</code>" in html  # the line itself stays beside the words
+    html = admin_client.get("/admin/", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert f"Zeitplan: {german} (Europe/Berlin)" in html
+
+
+@pytest.mark.parametrize(
+    "line", ["0 7,19 * * *", "*/15 * * * *", "0 7 * 1 *", "0 7 1 * 1", "0 7 * * 1-5/2", "0 7 * * */2"]
+)
+def test_a_schedule_not_said_simply_is_shown_as_the_crontab_line(app, admin_client, line):
+    app.config["DIGEST_SCHEDULE"] = line
+    html = admin_client.get("/admin/", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert f"Zeitplan: {line} (Europe/Berlin)" in html
 
 
 def test_a_broken_schedule_is_shown_not_a_500(app, admin_client):

@@ -624,8 +624,11 @@ def test_the_poll_job_runs_every_feed_poll_minutes_when_feeds_are_configured(fee
     assert job.coalesce is True and job.max_instances == 1
 
 
-def test_there_is_no_poll_job_without_feeds(app):
-    assert "poll-feeds" not in registered_jobs(app)
+def test_the_poll_job_runs_without_feed_urls_too(app):
+    # Feeds an admin adds are polled without a restart (issue 19); with none it does nothing.
+    jobs = registered_jobs(app)
+    assert "poll-feeds" in jobs
+    assert jobs["poll-feeds-now"].trigger.interval.total_seconds() == app.config["SEND_INTERVAL_SECONDS"]
 
 
 def test_the_poll_job_imports_every_feed_and_a_broken_one_harms_no_other(feed_urls, app, caplog):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -29,7 +30,12 @@ def test_embedded_worker_starts_once_on_the_first_request_only(config, tmp_path,
         assert app.extensions["embedded_scheduler"] is started
         assert started.running
         # (get_jobs lists by next run time, which depends on when the test runs)
-        assert sorted(job.id for job in started.get_jobs()) == ["digest", "purge", "send-mail"]
+        assert sorted(job.id for job in started.get_jobs()) == [
+            "digest", "poll-feeds", "poll-feeds-now", "purge", "send-mail"
+        ]
+        # Its jobs log under their names, and APScheduler's line per run stays out of the log.
+        assert sorted(job.name for job in started.get_jobs()) == sorted(job.id for job in started.get_jobs())
+        assert not logging.getLogger("apscheduler.executors.default").isEnabledFor(logging.INFO)
     finally:
         started.shutdown(wait=True)  # the digest's start-up catch-up may be running
         with app.app_context():

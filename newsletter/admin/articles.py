@@ -1,5 +1,5 @@
 """Articles: the list (with the digest each went into), create, edit, keep out of digests,
-delete; the feed sources."""
+delete."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .. import articles
 from ..extensions import db
 from ..images import ArticleImage
 from ..inputs import int_arg
-from ..models import Article, ArticleSource, Digest, Feed, KeptOut
+from ..models import Article, ArticleSource, Digest, KeptOut
 from .blueprint import bp
 from .forms import ArticleForm, ConfirmForm
 
@@ -160,18 +160,3 @@ def _image(form: ArticleForm, article: Article | None) -> ArticleImage | None:
     if known is not None and known.url == url:
         return ArticleImage(url, known.width, known.height, form.image_alt.data)
     return ArticleImage(url, alt=form.image_alt.data)
-
-
-@bp.get("/feeds")
-def feed_list():
-    feeds = list(db.session.execute(select(Feed).order_by(Feed.url)).scalars())
-    known = {feed.url for feed in feeds}
-    unpolled = [url for url in current_app.config["FEED_URLS"] if url not in known]
-    counts = dict(
-        db.session.execute(
-            select(Article.feed_id, func.count())
-            .where(Article.feed_id.is_not(None))
-            .group_by(Article.feed_id)
-        ).all()
-    )
-    return render_template("admin/articles/feeds.html", feeds=feeds, unpolled=unpolled, counts=counts)

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from .. import webclient
 from ..labels import label
+from . import schedule_words
 
 #: The kinds of address feed fetching refuses, as a refusal names them (webclient.KIND_NAMES).
 ADDRESS_KINDS = {
@@ -75,4 +76,5 @@ def register(bp: Blueprint) -> None:
     bp.add_app_template_filter(local_time, "local_time")
     bp.add_app_template_filter(utc_time, "utc_time")
     bp.add_app_template_filter(feed_result, "feed_result")
+    bp.add_app_template_filter(schedule_words.describe, "schedule_words")
     bp.add_app_template_global(label, "label")

@@ -100,6 +100,21 @@ class TestSendForm(FlaskForm):
             raise ValidationError(_l("This is not a valid email address.")) from exc
 
 
+def _required_address(label, missing) -> URLField:
+    """A web address that must be given, at most as long as the articles' (and feeds') column."""
+    return URLField(
+        label,
+        validators=[
+            DataRequired(missing),
+            Length(max=articles.MAX_URL_LENGTH, message=_l("The address is too long.")),
+        ],
+    )
+
+
+class FeedForm(FlaskForm):
+    url = _required_address(_l("Address (URL) of the RSS or Atom feed"), _l("Please enter the feed's address."))
+
+
 class ArticleForm(FlaskForm):
     title = StringField(
         _l("Title"),
@@ -108,13 +123,7 @@ class ArticleForm(FlaskForm):
             Length(max=articles.MAX_TITLE_LENGTH, message=_l("The title is too long.")),
         ],
     )
-    url = URLField(
-        _l("Address (URL) of the article"),
-        validators=[
-            DataRequired(_l("Please enter the article's address.")),
-            Length(max=articles.MAX_URL_LENGTH, message=_l("The address is too long.")),
-        ],
-    )
+    url = _required_address(_l("Address (URL) of the article"), _l("Please enter the article's address."))
     summary = TextAreaField(
         _l("Summary (plain text, shown in the digest)"),
         validators=[

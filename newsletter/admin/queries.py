@@ -31,8 +31,13 @@ from ..models import (
     SubscriberStatus,
 )
 
-#: Consent events that count as a sign-up in the chart: a completed double opt-in or an import.
-SIGN_UP_EVENTS = (ConsentEventType.CONFIRMED, ConsentEventType.IMPORTED)
+#: How the chart counts consent events: a completed double opt-in is a sign-up; an import
+#: (evidence brought from elsewhere, thousands at once) is counted apart and drawn no bar.
+_ACTIVITY_KINDS = {
+    ConsentEventType.CONFIRMED: "s",
+    ConsentEventType.IMPORTED: "i",
+    ConsentEventType.WITHDRAWN: "w",
+}
 
 
 def status_counts() -> dict[SubscriberStatus, int]:
@@ -48,6 +53,7 @@ class Day:
     day: date
     sign_ups: int
     withdrawals: int
+    imports: int = 0
 
 
 @dataclass(frozen=True)
@@ -63,12 +69,16 @@ class Activity:
         return sum(day.withdrawals for day in self.days)
 
     @property
+    def imports(self) -> int:
+        return sum(day.imports for day in self.days)
+
+    @property
     def peak(self) -> int:
         return max([1, *(max(day.sign_ups, day.withdrawals) for day in self.days)])
 
 
 def daily_activity(days: int = 30) -> Activity:
-    """Sign-ups and withdrawals per calendar day in TIMEZONE, the last ``days`` days to today.
+    """Sign-ups, imports and withdrawals per calendar day in TIMEZONE, the last ``days`` days.
 
     One grouped query; the day of each event is found by comparing with the local midnights
     (as UTC), which stays right across daylight-saving changes on every database.
@@ -80,19 +90,26 @@ def daily_activity(days: int = 30) -> Activity:
     bucket = case(
         *[(ConsentEvent.at < midnight, index) for index, midnight in enumerate(midnights)], else_=days - 1
     ).label("bucket")
-    kind = case((ConsentEvent.type == ConsentEventType.WITHDRAWN, "w"), else_="s").label("kind")
+    kind = case(
+        *[(ConsentEvent.type == event, which) for event, which in _ACTIVITY_KINDS.items()]
+    ).label("kind")
     rows = db.session.execute(
         select(bucket, kind, func.count())
         .where(
             ConsentEvent.at >= _utc_midnight(first, zone),
-            ConsentEvent.type.in_([*SIGN_UP_EVENTS, ConsentEventType.WITHDRAWN]),
+            ConsentEvent.type.in_(list(_ACTIVITY_KINDS)),
         )
         .group_by(bucket, kind)
     ).all()
     counts = {(int(index), which): count for index, which, count in rows}
     return Activity(
         [
-            Day(first + timedelta(days=index), counts.get((index, "s"), 0), counts.get((index, "w"), 0))
+            Day(
+                first + timedelta(days=index),
+                sign_ups=counts.get((index, "s"), 0),
+                withdrawals=counts.get((index, "w"), 0),
+                imports=counts.get((index, "i"), 0),
+            )
             for index in range(days)
         ]
     )

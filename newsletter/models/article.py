@@ -41,6 +41,12 @@ class Feed(db.Model):
     last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: What the last successful poll had to guess or repair (one per line); None when nothing.
     last_warnings: Mapped[str | None] = mapped_column(Text)
+    #: When an admin added the feed: the worker polls it (as it does FEED_URLS) until removed.
+    added_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When an admin removed it: no longer polled; its articles stay.
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: An admin asked for a poll now; the worker polls it on its next round and clears this.
+    poll_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Article(db.Model):

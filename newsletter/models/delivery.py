@@ -50,6 +50,8 @@ class Delivery(db.Model):
             postgresql_where=text("status IN ('queued', 'retrying', 'sending')"),
             sqlite_where=text("status IN ('queued', 'retrying', 'sending')"),
         ),
+        # /healthz and /metrics count mails per status and find the oldest due one from it alone.
+        Index("ix_delivery_status_next_attempt", "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
