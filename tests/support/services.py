@@ -6,7 +6,10 @@ in a banner at the end of the run. Under CI=true a missing service fails those t
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import secrets
 import shutil
 import socket
 from urllib.parse import urlsplit
@@ -45,7 +48,33 @@ def reachable(uri: str) -> bool:
 
 
 def postgres_uri() -> str:
-    return os.environ.get("NEWSLETTER_TEST_POSTGRES_URI", DEFAULT_POSTGRES_URI)
+    """NEWSLETTER_TEST_POSTGRES_URI (CI names its database); else a database of this run's own
+    on the local server, so test runs side by side (other checkouts, a benchmark) never truncate
+    or kill each other's connections; it is dropped when the run ends."""
+    configured = os.environ.get("NEWSLETTER_TEST_POSTGRES_URI")
+    if configured:
+        return configured
+    return _private_postgres_database()
+
+
+@functools.cache
+def _private_postgres_database() -> str:
+    if not reachable(DEFAULT_POSTGRES_URI):
+        return DEFAULT_POSTGRES_URI  # its tests skip (fail under CI=true)
+    from sqlalchemy import create_engine, text
+
+    name = f"test_run_{os.getpid()}_{secrets.token_hex(4)}"
+    server = create_engine(DEFAULT_POSTGRES_URI.rpartition("/")[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with server.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+    atexit.register(drop)
+    return DEFAULT_POSTGRES_URI.rpartition("/")[0] + f"/{name}"
 
 
 def chromium_available() -> bool:
