@@ -16,7 +16,7 @@ import pytest
 from newsletter import consent, subscribers
 from newsletter.delivery import sender
 from newsletter.extensions import db
-from newsletter.models import ConsentChannel, Digest
+from newsletter.models import ConsentChannel, Digest, Feed
 from tests.support.admin import ADMIN_EMAIL, ADMIN_PASSWORD, create_admin
 from tests.support.browser import DESKTOP_VIEWPORT, PHONE_VIEWPORT, shoot_whole_page
 from tests.support.clocks import START
@@ -61,7 +61,26 @@ def newsroom(app, clock):
             add_article(
                 title, url=f"https://shop.example.org/news/{index}", summary="Alle Einzelheiten im Artikel."
             )
+        _feeds(clock)
         db.session.commit()
+
+
+def _feeds(clock) -> None:
+    """Feed sources as the admin sees them: one read with warnings, one failing, one just added."""
+    db.session.add_all([
+        Feed(
+            url="https://shop.example.org/blog/feed.xml", title="Beispiel Verlag – Blog", added_at=clock.now(),
+            last_polled_at=clock.now(), last_ok_at=clock.now(), last_result="ok",
+            last_warnings="the feed is not well-formed XML: undefined entity (line 12, column 40); read by the"
+            " tolerant parser\n2 entries without a date: dated when first seen",
+        ),
+        Feed(
+            url="https://presse.example.org/rss/neuigkeiten-und-pressemitteilungen-des-verlags.xml",
+            added_at=clock.now(), last_polled_at=clock.now(),
+            last_result="the server answered HTTP 503 Service Unavailable",
+        ),
+        Feed(url="https://magazin.example.org/atom", added_at=clock.now(), poll_requested_at=clock.now()),
+    ])
 
 
 #: Everyone who gets the digest.
