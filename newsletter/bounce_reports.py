@@ -16,15 +16,17 @@ by the address alone anybody could withdraw anybody.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from . import clock, subscribers, suppression
 from .delivery import bounces, verp
 from .delivery.replies import printable
 from .extensions import db
 from .models import (
+    BounceEvent,
     BounceKind,
     BounceReport,
     ConsentChannel,
@@ -38,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 #: Reports processed per round at most.
 ROUND = 200
+#: How long a processed report is kept as received (then only its kind and note stay).
+RAW_KEPT_DAYS = 90
 _BOUNCES = {
     ReportKind.HARD: BounceKind.HARD,
     ReportKind.SOFT: BounceKind.SOFT,
@@ -151,6 +155,31 @@ def _about(report: BounceReport, reading: Reading) -> tuple[Delivery | None, Sub
         if subscriber is not None:
             return None, subscriber, "address"
     return None, None, "nothing"
+
+
+def forget_subscribers(ids: list[int]) -> None:
+    """For the purge of never-confirmed sign-ups (:mod:`.retention`), before their rows go:
+    delete their bounce events, and empty and detach the reports about them. Flushes."""
+    db.session.execute(
+        delete(BounceEvent).where(BounceEvent.subscriber_id.in_(ids)).execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(BounceReport)
+        .where(BounceReport.subscriber_id.in_(ids))
+        .values(subscriber_id=None, delivery_id=None, raw=b"", recipients=[])
+        .execution_options(synchronize_session=False)
+    )
+
+
+def forget_old_raw(now: datetime) -> int:
+    """Empty the reports processed more than RAW_KEPT_DAYS ago (they quote addresses and mails);
+    what each was and did stays. Returns how many. Flushes."""
+    return db.session.execute(
+        update(BounceReport)
+        .where(BounceReport.processed_at < now - timedelta(days=RAW_KEPT_DAYS), BounceReport.raw != b"")
+        .values(raw=b"", recipients=[])
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def _set_aside(report_id: int, note: str) -> None:

@@ -9,6 +9,8 @@ Three rules, applied by ``flask purge`` and daily by the worker:
 - The evidence of withdrawn consent is erased EVIDENCE_RETENTION_DAYS after the withdrawal
   (COMPLIANCE item 36, note D4), as an erasure on the channel ``retention``: the address
   stays suppressed by its keyed hash, so it is not mailed again unless it signs up anew.
+- Bounce reports are kept as received for 90 days after processing (they quote addresses and
+  mails), then emptied; a never-confirmed sign-up's bounce events and reports go with it.
 - The per-address mail caps' records (keyed hashes only) go after their 24 hours, the admin
   login throttle's after its windows, admin sessions once they have run out.
 
@@ -26,7 +28,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, exists, select
 
-from . import addresscap, adminsessions, clock, consent, loginthrottle, subscribers
+from . import addresscap, adminsessions, bounce_reports, clock, consent, loginthrottle, subscribers
 from .extensions import db
 from .models import (
     ConsentChannel,
@@ -53,13 +55,15 @@ class PurgeReport:
     withdrawn_erased: int = 0
     cap_records: int = 0
     login_records: int = 0
+    bounce_reports_emptied: int = 0
 
     def __str__(self) -> str:
         return (
             f"deleted {self.unconfirmed} never-confirmed sign-ups ({self.unconfirmed_events} consent events,"
             f" {self.unconfirmed_deliveries} mails); erased {self.withdrawn_erased} withdrawn subscribers"
             f" after the evidence period; deleted {self.cap_records} expired mail-cap records,"
-            f" {self.login_records} expired admin sign-in records"
+            f" {self.login_records} expired admin sign-in records; emptied {self.bounce_reports_emptied}"
+            " bounce reports"
         )
 
 
@@ -73,6 +77,7 @@ def purge(batch_size: int = BATCH_SIZE) -> PurgeReport:
         delete(DoiSend).where(DoiSend.sent_at <= now - addresscap.WINDOW)
     ).rowcount
     report.login_records = loginthrottle.forget_old(now) + adminsessions.forget_ended(now)
+    report.bounce_reports_emptied = bounce_reports.forget_old_raw(now)
     db.session.commit()
     logger.info("purge: %s", report)
     return report
@@ -106,6 +111,7 @@ def _purge_unconfirmed(now: datetime, report: PurgeReport, batch_size: int) -> N
         )
         if not ids:
             return
+        bounce_reports.forget_subscribers(ids)  # a bounced confirmation mail's events and reports
         report.unconfirmed_deliveries += db.session.execute(
             delete(Delivery).where(Delivery.subscriber_id.in_(ids)).execution_options(synchronize_session=False)
         ).rowcount

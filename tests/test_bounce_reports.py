@@ -283,3 +283,35 @@ def test_a_report_that_cannot_be_stored_is_not_answered_250(app, listener):
         if postgres:
             with app.app_context(), db.engine.begin() as connection:
                 connection.exec_driver_sql("ALTER TABLE bounce_report DROP CONSTRAINT refuse_all")
+
+
+def test_a_never_confirmed_sign_up_whose_confirmation_bounced_is_purged_whole(app, listener, visitor, runner, clock):
+    visitor.sign_up("gone@example.org")
+    drain(app)
+    with app.app_context():
+        confirmation = db.session.execute(select(Delivery)).scalar_one()
+        address = verp.from_config(app.config).address(confirmation.id)
+    reports.send_report(listener, address, reports.dsn("gone@example.org", "5.1.1"))
+    [report] = process(app)
+    assert report.kind is ReportKind.HARD and bounce_events(app, "gone@example.org") == [("hard", "5.1.1", None)]
+    clock.advance(days=app.config["UNCONFIRMED_RETENTION_DAYS"] + 1)
+    output = runner.invoke(args=["purge"]).output
+    assert "deleted 1 never-confirmed sign-ups" in output, output
+    with app.app_context():
+        assert db.session.execute(select(BounceEvent)).first() is None
+        kept = db.session.get(BounceReport, report.id)
+        assert (kept.subscriber_id, kept.delivery_id, kept.raw, kept.kind) == (None, None, b"", ReportKind.HARD)
+
+
+def test_reports_are_emptied_ninety_days_after_processing(app, listener, runner, clock):
+    delivery = sent_digest(app)
+    reports.send_report(listener, verp_address(app, delivery), reports.out_of_office(READER))
+    [report] = process(app)
+    clock.advance(days=bounce_reports.RAW_KEPT_DAYS - 1)
+    assert "emptied 0 bounce reports" in runner.invoke(args=["purge"]).output
+    clock.advance(days=2)
+    assert "emptied 1 bounce reports" in runner.invoke(args=["purge"]).output
+    with app.app_context():
+        kept = db.session.get(BounceReport, report.id)
+        assert (kept.raw, kept.recipients, kept.kind) == (b"", [], ReportKind.AUTO_REPLY)
+        assert "nothing changed" in kept.note
