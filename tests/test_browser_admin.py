@@ -172,6 +172,8 @@ def test_admin_previews_tests_and_sends_the_digest_and_watches_it_go_out(
     # Send now, confirmed on a second page; the request only queues.
     page.get_by_role("link", name="Send now").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Send the digest now?")
+    expect(page.get_by_role("checkbox")).to_have_count(len(TITLES))  # each ticked: the admin may leave one out
+    page.get_by_label("Intro paragraph above the articles (plain text, optional)").fill("Zwei Neuigkeiten.")
     shoot(page, "send-now")
     page.get_by_role("button", name=f"Yes, send to {CONFIRMED} subscribers").click()
     expect(page).to_have_url(re.compile(r"/admin/digests/\d+$"))
@@ -219,6 +221,8 @@ ADMIN_PAGES = [
     "/admin/subscribers/1",
     "/admin/articles",
     "/admin/articles/new",
+    "/admin/articles/1/edit",
+    "/admin/articles/1/delete",
     "/admin/feeds",
     "/admin/digests",
     "/admin/digests/send-now",
