@@ -102,6 +102,9 @@ class Config:
     #: Let feed fetching reach loopback, private and link-local addresses (redirects included).
     #: Off, such a feed is refused: a feed URL must not become a way into this machine's network.
     FEED_ALLOW_PRIVATE_NETWORKS = False
+    #: Origins (``https://www.example.de``, a port where it is not the default) whose pages
+    #: may carry the sign-up: the widget, the iframe and the plain form (SPEC §8). None by default.
+    EMBED_ORIGINS: list[str] = []
     #: Run the worker's jobs inside the web process. None means: only in debug.
     EMBEDDED_WORKER: bool | None = None
 

@@ -37,9 +37,9 @@ def create_app(
     settings.load(app, config)
     publisher.init_app(app)
 
-    from . import cli, extensions, models, requestinfo, scheduler, security_headers  # noqa: F401  (models: tables)
+    from . import api, cli, extensions, models, requestinfo, scheduler, security_headers  # noqa: F401  (models: tables)
     from .admin import bp as admin_bp
-    from .views import errors, operations, public
+    from .views import embed, errors, operations, public
 
     clock.init_app(app, clock_)
     inputs.init_app(app)  # before the extensions and blueprints: see there
@@ -49,7 +49,9 @@ def create_app(
     dkim.init_app(app)  # reads the key once; refuses one that cannot sign
     app.register_blueprint(public.bp)
     app.register_blueprint(operations.bp)
+    app.register_blueprint(embed.bp)
     app.register_blueprint(admin_bp)
+    api.init_app(app)
     errors.init_app(app)
     security_headers.init_app(app)
     cli.init_app(app)

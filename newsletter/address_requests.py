@@ -31,12 +31,14 @@ def submit_sign_up(
     ip: str | None,
     user_agent: str | None,
     channel: ConsentChannel = ConsentChannel.FORM,
+    source_url: str | None = None,
 ) -> None:
-    """Write down a sign-up for ``email`` (normalised) with the wording the visitor saw;
-    flushes, never commits."""
+    """Write down a sign-up for ``email`` (normalised) with the wording the visitor saw and
+    the page they were on; flushes, never commits."""
     _submit(
         AddressRequestKind.SIGN_UP, email, locale,
         channel=channel, consent_text_id=text.id, ip=ip, user_agent=user_agent[:512] if user_agent else None,
+        source_url=source_url,
     )
 
 
@@ -94,4 +96,5 @@ def _carry_out(request: AddressRequest) -> None:
         user_agent=request.user_agent,
         channel=request.channel or ConsentChannel.FORM,
         at=request.requested_at,
+        source_url=request.source_url,
     )

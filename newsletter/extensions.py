@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_babel import Babel, get_locale
 from flask_limiter import Limiter
 from flask_login import LoginManager
@@ -41,6 +41,10 @@ babel = Babel()
 limiter = Limiter(key_func=client_key, default_limits=[])
 login_manager = LoginManager()
 
+#: The per-client sign-up limit (RATELIMIT_SUBSCRIBE), one count for every way to sign up:
+#: the form, the embedded form and the API share it, so no way in multiplies it.
+sign_up_limit = limiter.shared_limit(lambda: current_app.config["RATELIMIT_SUBSCRIBE"], scope="sign-up")
+
 
 def _render_item(type_, obj, autogen_context):
     """Write our TypeDecorators into migrations as their plain SQL types, so old migration
@@ -53,8 +57,6 @@ def _render_item(type_, obj, autogen_context):
 
 def select_locale() -> str:
     """German unless the browser prefers a language we offer (SPEC §3)."""
-    from flask import current_app
-
     languages = current_app.config["LANGUAGES"]
     return request.accept_languages.best_match(languages, default=languages[0])
 

@@ -37,6 +37,21 @@ class SubscribeForm(_AddressForm):
     consent_version = HiddenField(validators=[DataRequired(), Length(max=64)])
 
 
+class EmbeddedSubscribeForm(_AddressForm):
+    """The sign-up from a publisher's page (SPEC §8): the plain form posted from there, and the
+    iframe. No CSRF token: no cookie reaches us from there; the request's origin is checked
+    instead (:mod:`newsletter.embedding`)."""
+
+    class Meta:
+        csrf = False
+
+    consent_version = HiddenField(validators=[DataRequired(), Length(max=64)])
+    #: The page the reader was on; the language of the wording shown; where to go afterwards.
+    source_url = HiddenField(validators=[Length(max=2048)])
+    language = HiddenField(validators=[Length(max=8)])
+    redirect = HiddenField(validators=[Length(max=2048)])
+
+
 class ActionForm(FlaskForm):
     """A form that is only a button (confirm, unsubscribe): CSRF and nothing else."""
 

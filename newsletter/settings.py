@@ -15,6 +15,7 @@ from flask import Flask
 from . import publisher
 from .crontab import cron_trigger
 from .delivery import verp
+from .origins import normalise_origin
 from .paths import DEFAULT_CONFIG
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
@@ -42,6 +43,7 @@ _TYPED_KEYS: dict[str, tuple[type, ...]] = {
     "DKIM_SELECTOR": (str, type(None)),
     "DKIM_PRIVATE_KEY_FILE": (str, type(None)),
     "FEED_URLS": (list,),
+    "EMBED_ORIGINS": (list,),
     "FEED_POLL_MINUTES": (int, float),
     "FEED_TIMEOUT_SECONDS": (int, float),
     "FEED_MAX_BYTES": (int,),
@@ -158,6 +160,12 @@ def validate(app: Flask) -> None:
     for url in config["FEED_URLS"]:
         if not isinstance(url, str) or not url.strip().startswith(("http://", "https://")):
             raise ConfigError(f"FEED_URLS must list http:// or https:// addresses, got {url!r}")
+    for origin in config["EMBED_ORIGINS"]:
+        if not isinstance(origin, str) or normalise_origin(origin) is None:
+            raise ConfigError(
+                f"EMBED_ORIGINS must list origins such as https://www.example.de (scheme, host, a port"
+                f" where needed; no path), got {origin!r}"
+            )
     for key, choices in _CHOICES.items():
         if config.get(key) not in choices:
             raise ConfigError(f"{key} must be one of {', '.join(choices)}, got {config.get(key)!r}")

@@ -51,6 +51,7 @@ def request_subscription(
     user_agent: str | None,
     channel: ConsentChannel = ConsentChannel.FORM,
     at: datetime | None = None,
+    source_url: str | None = None,
 ) -> None:
     """Record a sign-up request for ``email`` (made at ``at``, default now) and queue its
     double-opt-in mail.
@@ -71,7 +72,10 @@ def request_subscription(
         subscriber = _new_subscriber(email, locale)
     subscriber.locale = locale
     subscriber.confirm_nonce = new_nonce()  # the newest mail's link is the one that works
-    consent.record(subscriber, ConsentEventType.REQUESTED, channel, text=text, ip=ip, user_agent=user_agent, at=at)
+    detail = {"source_url": source_url} if source_url else None
+    consent.record(
+        subscriber, ConsentEventType.REQUESTED, channel, text=text, ip=ip, user_agent=user_agent, at=at, detail=detail
+    )
     queue.enqueue(
         MailKind.CONFIRM,
         subscriber,

@@ -34,5 +34,7 @@ class AddressRequest(db.Model):
     consent_text_id: Mapped[int | None] = mapped_column(ForeignKey("consent_text.id"))
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(512))
+    #: The publisher's page the reader signed up on (SPEC §8), when on an allowed origin.
+    source_url: Mapped[str | None] = mapped_column(String(2048))
 
     consent_text: Mapped[ConsentText | None] = relationship()

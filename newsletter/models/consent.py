@@ -37,6 +37,8 @@ class ConsentChannel(enum.StrEnum):
     IMPORT = "import"
     RETENTION = "retention"  #: the evidence period ran out (newsletter.retention)
     COMPLAINT = "complaint"  #: the reader reported the mail as spam (an ARF report, newsletter.bounce_reports)
+    EMBED = "embed"  #: on the publisher's page: the widget, the iframe, the plain form (SPEC §8)
+    API = "api"  #: the public sign-up API (SPEC §8)
 
 
 class ConsentText(db.Model):

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from ..api import errors as api_errors
 from ..extensions import db
 from ..tokens import ExpiredToken, InvalidToken, RevokedToken
 
@@ -16,6 +17,7 @@ logger = logging.getLogger(__name__)
 
 _MESSAGES = {
     400: (_l("Bad request"), _l("The request could not be understood. Please go back and try again.")),
+    403: (_l("Not allowed here"), _l("This form cannot be sent from the page you were on.")),
     404: (_l("Page not found"), _l("There is no page at this address.")),
     405: (_l("Not allowed"), _l("This page cannot be used this way.")),
     413: (_l("Too large"), _l("What you sent is too large.")),
@@ -50,6 +52,8 @@ def init_app(app: Flask) -> None:
     def http_error(error: HTTPException):
         if isinstance(error, InternalServerError):
             return internal_error(error)
+        if api_errors.under_api():
+            return api_errors.response(error)
         return _page(error.code or 400)
 
     @app.errorhandler(Exception)
@@ -57,6 +61,8 @@ def init_app(app: Flask) -> None:
         db.session.rollback()
         logger.exception("unhandled error", exc_info=getattr(error, "original_exception", error))
         try:
+            if api_errors.under_api():
+                return api_errors.response(InternalServerError())
             return _page(500)
         except Exception:  # the error page itself failed: plain text rather than nothing
             logger.exception("error page failed")

@@ -8,14 +8,15 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 
-from .. import address_requests, consent, personal_data, publisher, subscribers, tokens
+from .. import address_requests, consent, embedding, personal_data, publisher, signups, subscribers, tokens
 from .. import preferences as prefs
-from ..extensions import csrf, db, limiter
-from ..forms import ActionForm, PreferencesLinkForm, SubscribeForm
+from ..extensions import csrf, db, limiter, sign_up_limit
+from ..forms import ActionForm, EmbeddedSubscribeForm, PreferencesLinkForm, SubscribeForm
 from ..models import ConsentChannel, Subscriber, SubscriberStatus
 from ..requestinfo import client_ip, has_line_breaks, user_agent
+from .embed import embedded_sign_up
 
 bp = Blueprint("public", __name__)
 
@@ -46,24 +47,48 @@ def subscribe_form():
 
 
 @bp.post("/subscribe")
-@limiter.limit(_subscribe_limit)
+@csrf.exempt  # our own form carries its CSRF token (checked below); a publisher's page its Origin
+@sign_up_limit
 def subscribe():
+    """Sign up from our own form, or from the plain form on a publisher's page (SPEC §8): a
+    page of an origin in EMBED_ORIGINS needs no CSRF token, a page of any other site gets 403."""
     if has_line_breaks():
         abort(400)
+    embedder = embedding.is_cross_site_embedder()
+    if embedder is False:
+        abort(403)
+    if embedder:
+        return _plain_form_sign_up()
+    if current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
     form = SubscribeForm()
     if not form.validate():
         return _render_form(form, 422)
-    if form.website.data:  # a bot filled the honeypot: same answer, nothing done
-        return render_template("public/subscribe_done.html")
-    text = consent.find_text_version(form.consent_version.data)
-    if text is None or text.language != _language():
-        form.form_errors.append("stale")
-        return _render_form(form, 409)
-    address_requests.submit_sign_up(
-        form.email.data, text=text, locale=_language(), ip=client_ip(), user_agent=user_agent()
+    stale = signups.sign_up(
+        form.email.data, consent_version=form.consent_version.data, language=_language(),
+        channel=ConsentChannel.FORM, ip=client_ip(), user_agent=user_agent(), honeypot=form.website.data,
     )
     db.session.commit()
+    if stale is not None:
+        form.form_errors.append("stale")
+        return _render_form(form, 409)
     return render_template("public/subscribe_done.html")
+
+
+def _plain_form_sign_up():
+    """The publisher's plain form: the done page, or the reader's ``redirect`` on an allowed
+    origin; bad input or an outdated wording shows our own form with what was typed."""
+    outcome = embedded_sign_up(EmbeddedSubscribeForm())
+    with force_locale(outcome.language):
+        if outcome.invalid or outcome.stale is not None:
+            form = SubscribeForm(formdata=None, email=(outcome.form.email.raw_data or [""])[0])
+            form.email.errors = list(outcome.form.email.errors)
+            if outcome.stale is not None:
+                form.form_errors.append("stale")
+            return _render_form(form, 409 if outcome.stale is not None else 422)
+        if embedding.is_allowed_redirect(outcome.form.redirect.data):
+            return redirect(outcome.form.redirect.data, 303)
+        return render_template("public/subscribe_done.html")
 
 
 def _load_confirm(token: str):
