@@ -43,6 +43,8 @@ LABELS: dict[type[Enum], dict[Enum, object]] = {
         ConsentChannel.IMPORT: _l("import"),
         ConsentChannel.RETENTION: _l("retention period ended"),
         ConsentChannel.COMPLAINT: _l("spam complaint"),
+        ConsentChannel.EMBED: _l("sign-up on the publisher's page"),
+        ConsentChannel.API: _l("sign-up API"),
     },
     BounceKind: {
         BounceKind.HARD: _l("hard bounce"),

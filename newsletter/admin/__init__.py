@@ -8,7 +8,7 @@ once, and render. Each view module adds its routes to :data:`.blueprint.bp`.
 
 from __future__ import annotations
 
-from . import articles, auth, dashboard, digests, feeds, reports, subscribers  # noqa: F401  (their routes on bp)
+from . import articles, auth, dashboard, digests, embed, feeds, reports, subscribers  # noqa: F401  (their routes on bp)
 from .blueprint import bp
 
 __all__ = ["bp"]

@@ -9,7 +9,9 @@
     if (event.origin !== origin || !data || data.type !== "newsletter-signup:height") return;
     var frames = document.getElementsByTagName("iframe");
     for (var i = 0; i < frames.length; i++) {
-      if (frames[i].contentWindow === event.source) frames[i].style.height = Math.ceil(+data.height || 0) + "px";
+      if (frames[i].contentWindow !== event.source) continue;
+      frames[i].style.border = "0";
+      frames[i].style.height = Math.ceil(+data.height || 0) + "px";
     }
   });
 })();

@@ -100,8 +100,13 @@ class LiveServer:
         self.stop()
 
 
-def launch_chromium(playwright, **options):
+#: Chromium as a browser that blocks third-party cookies (a reader's, or Chrome's own plans):
+#: a page of another site that frames ours or fetches from us gets no cookie of ours.
+NO_THIRD_PARTY_COOKIES = ["--test-third-party-cookie-phaseout"]
+
+
+def launch_chromium(playwright, extra_args: list[str] = (), **options):
     """Launch headless Chromium from /usr/bin/chromium (NEWSLETTER_TEST_CHROMIUM overrides)."""
     return playwright.chromium.launch(
-        executable_path=services.CHROMIUM, args=list(CHROMIUM_ARGS), headless=True, **options
+        executable_path=services.CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args], headless=True, **options
     )

@@ -20,9 +20,11 @@ def allow_publisher(config: dict, *origins: str) -> dict:
     return config
 
 
-def consent_text(client, language: str = "de", origin: str = PUBLISHER) -> dict:
-    """GET /api/v1/consent-text as the widget on a page of ``origin`` asks for it."""
-    response = client.get(f"/api/v1/consent-text?lang={language}", headers={**BROWSER, "Origin": origin})
+def consent_text(client, language: str = "de", origin: str | None = PUBLISHER) -> dict:
+    """GET /api/v1/consent-text as the widget on a page of ``origin`` asks for it (None: as
+    the admin's snippet page takes it)."""
+    headers = dict(BROWSER) if origin is None else {**BROWSER, "Origin": origin}
+    response = client.get(f"/api/v1/consent-text?lang={language}", headers=headers)
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_json()
 
@@ -42,5 +44,48 @@ def plain_form_post(client, email: str, *, origin: str | None = PUBLISHER, refer
         headers["Origin"] = origin
     if referer is not None:
         headers["Referer"] = referer
-    data = {"email": email, "consent_version": consent_text(client)["version"], **fields}
+    data = {"email": email, "consent_version": consent_text(client, origin=None)["version"], **fields}
     return client.post("/subscribe", data=data, headers=headers)
+
+
+def publisher_app(pages: dict[str, str], csp: str | None = None):
+    """The publisher's site: a Flask app serving ``pages`` (path → body HTML) as article pages,
+    under ``csp`` when given. Serve it with :class:`tests.support.browser.LiveServer`, on a
+    port of its own: another origin than the service's."""
+    from flask import Flask
+
+    site = Flask("publisher_site")
+
+    @site.get("/<path:path>")
+    def page(path: str):
+        body = pages.get("/" + path)
+        if body is None:
+            return "not here", 404
+        document = (
+            '<!doctype html><html lang="de"><head><meta charset="utf-8"><title>Frühlingsangebote</title></head>'
+            f"<body><main><h1>Frühlingsangebote</h1><p>Ein Artikel des Herausgebers.</p>{body}</main></body></html>"
+        )
+        headers = {"Content-Type": "text/html; charset=utf-8"}
+        if csp:
+            headers["Content-Security-Policy"] = csp
+        return document, 200, headers
+
+    return site
+
+
+def third_party_cookie_probe():
+    """A site that sets a cookie from inside a frame (``/set``) and says whether it got it back
+    (``/check``): proves the browser under test keeps no third-party cookie."""
+    from flask import Flask, request
+
+    probe = Flask("cookie_probe")
+
+    @probe.get("/set")
+    def set_cookie():
+        return "<p>set</p>", 200, {"Set-Cookie": "probe=1; SameSite=None; Secure; Path=/"}
+
+    @probe.get("/check")
+    def check():
+        return f"<p id=answer>{'kept' if request.cookies.get('probe') else 'blocked'}</p>"
+
+    return probe
