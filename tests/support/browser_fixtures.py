@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 
 from tests.support import services
@@ -20,24 +22,27 @@ def playwright():
         playwright.stop()
 
 
-@pytest.fixture(scope="session")
-def chromium(playwright):
-    """One headless Chromium for the run; each test gets its own fresh contexts."""
-    browser = launch_chromium(playwright)
+@contextmanager
+def _launched(playwright, extra_args: list[str] = ()):
+    browser = launch_chromium(playwright, extra_args)
     try:
         yield browser
     finally:
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright):
+    """One headless Chromium for the run; each test gets its own fresh contexts."""
+    with _launched(playwright) as browser:
+        yield browser
 
 
 @pytest.fixture(scope="session")
 def chromium_without_third_party_cookies(playwright):
     """Headless Chromium blocking third-party cookies, for pages of other sites that embed ours."""
-    browser = launch_chromium(playwright, NO_THIRD_PARTY_COOKIES)
-    try:
+    with _launched(playwright, NO_THIRD_PARTY_COOKIES) as browser:
         yield browser
-    finally:
-        browser.close()
 
 
 @pytest.fixture
