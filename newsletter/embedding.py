@@ -28,9 +28,10 @@ def is_allowed(origin: str | None) -> bool:
     return origin is not None and origin in allowed_origins()
 
 
-def own_origin() -> str:
-    """The service's own origin, as this request reached it (behind trusted proxies too)."""
-    return origin_of(request.host_url) or ""
+def own_origins() -> set[str]:
+    """The service's own origin: as this request reached it, and as BASE_URL names it (a proxy
+    in front that does not say it took https must not make our own form another site's)."""
+    return {origin for origin in (origin_of(request.host_url), origin_of(current_app.config["BASE_URL"])) if origin}
 
 
 def request_origin() -> str | None:
@@ -50,7 +51,7 @@ def is_cross_site_embedder() -> bool | None:
     """For a request from another origin: True if that origin is allowed, False if not;
     None for a request from our own pages or without any origin (not an embedded one)."""
     origin = request_origin()
-    if origin is None or origin == own_origin():
+    if origin is None or origin in own_origins():
         return None
     return is_allowed(origin)
 

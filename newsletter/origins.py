@@ -6,9 +6,12 @@ scheme and host lower-cased, the scheme's default port left out.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: A host name or IPv4 address (no wildcard), or an IPv6 literal as urlsplit gives it.
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")
 
 
 def normalise_origin(text: str) -> str | None:
@@ -34,7 +37,9 @@ def _split(text: str):
         port = parts.port
     except ValueError:  # a port beyond 65535, an unreadable IPv6 literal
         return None
-    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname or "@" in parts.netloc:
+    if parts.scheme.lower() not in _DEFAULT_PORTS or "@" in parts.netloc:
+        return None
+    if not parts.hostname or not _HOST.fullmatch(parts.hostname):
         return None
     if port is not None and port == 0:
         return None

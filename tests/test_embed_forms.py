@@ -88,7 +88,8 @@ def test_a_page_of_another_site_gets_403_and_nothing_is_stored(app, client, orig
 
 def test_our_own_form_still_needs_its_csrf_token(app, client):
     version = consent_text(client)["version"]
-    for headers in ({}, {"Origin": "http://localhost"}):
+    # No origin, the request's own, BASE_URL's (behind a proxy that does not say it took https).
+    for headers in ({}, {"Origin": "http://localhost"}, {"Origin": app.config["BASE_URL"]}):
         data = {"email": "a@example.org", "consent_version": version}
         response = client.post("/subscribe", data=data, headers=headers)
         assert response.status_code == 400
@@ -177,7 +178,10 @@ def test_the_widget_is_cached_and_revalidated_by_its_content_hash(app, client):
 
 @pytest.mark.parametrize(
     "origins",
-    [["https://www.example.de/path"], ["www.example.de"], ["ftp://example.de"], "https://example.de", [7]],
+    [
+        ["https://www.example.de/path"], ["www.example.de"], ["ftp://example.de"], "https://example.de", [7],
+        ["https://*.example.de"], ["https://user@example.de"],
+    ],
 )
 def test_embed_origins_must_be_origins(origins, tmp_path):
     with pytest.raises(ConfigError, match="EMBED_ORIGINS"):
@@ -191,3 +195,12 @@ def test_nothing_is_embeddable_by_default(app, client, config):
     assert "frame-ancestors 'none'" in csp
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(AddressRequest)) == 0
+
+
+def test_the_widget_follows_brand_color_unless_it_is_no_colour(app, client):
+    app.config["BRAND_COLOR"] = "#8a1538"
+    assert "var(--nl-accent,#8a1538)" in client.get("/embed.css").get_data(as_text=True)
+    app.extensions.pop("newsletter_embed_assets")  # rendered once per app: as after a restart
+    app.config["BRAND_COLOR"] = "red;} body{display:none"
+    style = client.get("/embed.css").get_data(as_text=True)
+    assert "var(--nl-accent,#1f5fbf)" in style and "display:none" not in style

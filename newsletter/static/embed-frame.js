@@ -3,7 +3,8 @@
   "use strict";
   if (window.parent === window) return;
   function report() {
-    window.parent.postMessage({ type: "newsletter-signup:height", height: document.documentElement.scrollHeight }, "*");
+    var height = Math.ceil(document.documentElement.getBoundingClientRect().height);
+    window.parent.postMessage({ type: "newsletter-signup:height", height: height }, "*");
   }
   if (window.ResizeObserver) new ResizeObserver(report).observe(document.body);
   window.addEventListener("load", report);

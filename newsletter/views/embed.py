@@ -93,7 +93,7 @@ def frame():
 @frame_ancestors(_embedders)
 @sign_up_limit
 def frame_subscribe():
-    if embedding.request_origin() != embedding.own_origin():
+    if embedding.request_origin() not in embedding.own_origins():
         abort(403)
     if has_line_breaks():
         abort(400)

@@ -30,6 +30,10 @@ def _texts() -> dict[str, str]:
             "If the address can be subscribed, we have sent it an email with a confirmation link."
             " Your subscription starts only when you confirm it there."
         ),
+        "doneHint": _(
+            "No email? Look in your spam folder, or wait a few minutes. The link is valid for %(days)s days.",
+            days=current_app.config["CONFIRM_MAX_AGE_DAYS"],
+        ),
         "openInbox": _("Open %(provider)s", provider="{provider}"),
         "stale": _(
             "The consent statement has changed since the page was loaded. Please read it and send the form again."

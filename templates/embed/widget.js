@@ -145,7 +145,7 @@
   function done(box, form, live, t, email) {
     form.hidden = true;
     var title = el("p", { "class": "title", tabindex: "-1" }, t.doneTitle);
-    live.append(title, el("p", {}, t.doneText));
+    live.append(title, el("p", {}, t.doneText), el("p", {}, t.doneHint));
     var provider = PROVIDERS[email.split("@").pop().toLowerCase()];
     if (provider) {
       var link = el("a", { "class": "inbox", href: provider[1], target: "_blank", rel: "noopener noreferrer" },
