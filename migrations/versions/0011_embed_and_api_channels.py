@@ -3,20 +3,20 @@
 Sign-ups from the publisher's pages (widget, iframe, plain form) and from the public API
 record their own channel and the page the reader was on. Only the CHECK constraints of the two
 channel columns change, and address_request gains a column. PostgreSQL swaps the constraints;
-SQLite cannot alter one, so there both tables are rebuilt as 0008 left them (0009 did not touch them), given rather than
+SQLite cannot alter one, so there both tables are rebuilt as 0008 left them (0009 and 0010 did not touch them), given rather than
 reflected (reflection would lose the CHECK constraints, and consent_event's AUTOINCREMENT is
 passed again); address_request's CHECK then names 'complaint' too, as the model does. A downgrade files the new channels under 'form'.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-29 19:40:00
 
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
-down_revision = '0009'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
