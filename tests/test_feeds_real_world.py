@@ -73,7 +73,8 @@ def test_a_broken_but_recoverable_feed_is_imported_with_a_warning(
     page = admin_client.get("/admin/feeds", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "warnings" in page and problem in page
     german = admin_client.get("/admin/feeds", headers={"Accept-Language": "de"}).get_data(as_text=True)
-    assert "Warnungen" in german
+    assert "Warnungen" in german and f"kein wohlgeformtes XML ({problem}" in german
+    assert "vom toleranten Parser gelesen" in german and "1 Eintrag ohne Datum: datiert auf den ersten Abruf" in german
 
 
 def test_the_tolerant_parser_resolves_no_external_entity_and_expands_none(app, http_server, monkeypatch):
@@ -133,7 +134,9 @@ def test_a_document_that_is_no_feed_even_to_the_tolerant_parser_is_still_refused
 # --- dates ----------------------------------------------------------------------------------
 
 
-def test_german_dates_and_zones_are_read_and_nothing_is_dated_in_the_future(app, runner, http_server, clock):
+def test_german_dates_and_zones_are_read_and_nothing_is_dated_in_the_future(
+    app, runner, http_server, clock, admin_client
+):
     # START is Monday 2 March 2026, 09:00 in Berlin (MEZ).
     items = [
         wp_item(1, "Deutscher Wochentag", pub_date="Mo, 02 Mär 2026 08:30:00 MEZ"),
@@ -167,6 +170,9 @@ def test_german_dates_and_zones_are_read_and_nothing_is_dated_in_the_future(app,
         "Englisch mit Versatz": datetime(2026, 3, 1, 9, 0, tzinfo=UTC),
     }
     assert "1 entry dated in the future" in feed_of(app, url).last_warnings
+    german = admin_client.get("/admin/feeds", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    for words in ("1 Eintrag mit Datum in der Zukunft", "1 Eintrag mit unlesbarem Datum", "1 Eintrag ohne Datum"):
+        assert f"{words}: datiert auf den ersten Abruf" in german
 
     clock.advance(days=1)  # seen again: an entry keeps the time it was first seen, and no warning repeats
     again = import_feed(runner, url)
@@ -198,7 +204,7 @@ def test_german_dates_and_zones_are_read_and_nothing_is_dated_in_the_future(app,
     ],
 )  # fmt: skip
 def test_a_missing_or_wrong_encoding_declaration_is_detected(
-    app, runner, http_server, body, content_type, warning, title
+    app, runner, http_server, admin_client, body, content_type, warning, title
 ):
     url = http_server.serve("/feed.xml", body, headers={"Content-Type": content_type})
     result = import_feed(runner, url)
@@ -207,6 +213,13 @@ def test_a_missing_or_wrong_encoding_declaration_is_detected(
     assert about_encoding == ([f"warning: the feed {warning}"] if warning else [])
     titles = [article.title for article in articles_of(app)]
     assert title in titles
+    german = admin_client.get("/admin/feeds", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    said = {"koi8-r": "gibt keine Zeichenkodierung an: als koi8-r gelesen (erkannt)",
+            "cp932": "gibt keine Zeichenkodierung an: als cp932 gelesen (erkannt)",
+            "UTF-8": "gibt iso8859-1 an, ist aber UTF-8: als UTF-8 gelesen"}  # fmt: skip
+    assert [words for key, words in said.items() if words in german] == (
+        [said[next(key for key in said if key in warning)]] if warning else []
+    )
 
 
 # --- the backlog --------------------------------------------------------------------------

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from flask import Blueprint
-from flask_babel import format_date, format_datetime, format_time, gettext
+from flask_babel import format_date, format_datetime, format_time, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
 from .. import webclient
@@ -72,9 +73,42 @@ def feed_result(text: str) -> str:
     )
 
 
+#: What :mod:`newsletter.feeds` writes into a feed's warnings (English, like the worker's log),
+#: and how the admin page says it in the reader's language.
+_FEED_WARNINGS = [
+    (re.compile(r"^the feed is not well-formed XML: (?P<problem>.*); read by the tolerant parser$"),
+     lambda m: gettext("not well-formed XML (%(problem)s): read by the tolerant parser", problem=m["problem"])),
+    (re.compile(r"^the feed declares (?P<declared>\S+) but is UTF-8; read as UTF-8$"),
+     lambda m: gettext("declares %(declared)s but is UTF-8: read as UTF-8", declared=m["declared"])),
+    (re.compile(r"^the feed declares no encoding; read as (?P<encoding>\S+) \(detected\)$"),
+     lambda m: gettext("declares no encoding: read as %(encoding)s (detected)", encoding=m["encoding"])),
+    (re.compile(r"^the feed declares (?P<declared>\S+) but is not; read as (?P<encoding>\S+) \(detected\)$"),
+     lambda m: gettext("declares %(declared)s wrongly: read as %(encoding)s (detected)", **m.groupdict())),
+    (re.compile(r"^(?P<num>\d+) entr(?:y|ies) without a date: dated when first seen$"),
+     lambda m: ngettext("%(num)s entry without a date: dated when first seen",
+                        "%(num)s entries without a date: dated when first seen", int(m["num"]))),
+    (re.compile(r"^(?P<num>\d+) entr(?:y|ies) with a date not understood: dated when first seen$"),
+     lambda m: ngettext("%(num)s entry with a date not understood: dated when first seen",
+                        "%(num)s entries with a date not understood: dated when first seen", int(m["num"]))),
+    (re.compile(r"^(?P<num>\d+) entr(?:y|ies) dated in the future: dated when first seen$"),
+     lambda m: ngettext("%(num)s entry dated in the future: dated when first seen",
+                        "%(num)s entries dated in the future: dated when first seen", int(m["num"]))),
+]  # fmt: skip
+
+
+def feed_warning(text: str) -> str:
+    """One of a feed's warnings in the reader's language; one not known here as recorded."""
+    for pattern, words in _FEED_WARNINGS:
+        match = pattern.match(text)
+        if match is not None:
+            return words(match)
+    return text
+
+
 def register(bp: Blueprint) -> None:
     bp.add_app_template_filter(local_time, "local_time")
     bp.add_app_template_filter(utc_time, "utc_time")
     bp.add_app_template_filter(feed_result, "feed_result")
+    bp.add_app_template_filter(feed_warning, "feed_warning")
     bp.add_app_template_filter(schedule_words.describe, "schedule_words")
     bp.add_app_template_global(label, "label")
