@@ -7,6 +7,7 @@ from enum import Enum
 from flask_babel import lazy_gettext as _l
 
 from .models import (
+    AdminRole,
     ArticleSource,
     BounceKind,
     ConsentChannel,
@@ -74,11 +75,16 @@ LABELS: dict[type[Enum], dict[Enum, object]] = {
         MailKind.DIGEST: _l("digest"),
         MailKind.DIGEST_TEST: _l("digest test"),
         MailKind.PREFERENCES_LINK: _l("link to the preferences"),
+        MailKind.ADMIN_INVITE: _l("admin invitation"),
     },
     DigestTrigger: {
         DigestTrigger.SCHEDULE: _l("schedule"),
         DigestTrigger.COMMAND: _l("command line"),
         DigestTrigger.ADMIN: _l("Send now (admin)"),
+    },
+    AdminRole: {
+        AdminRole.ADMIN: _l("admin (everything)"),
+        AdminRole.EDITOR: _l("editor (articles, feeds, digests)"),
     },
     ArticleSource: {
         ArticleSource.CLI: _l("command line"),

@@ -12,7 +12,8 @@ Three rules, applied by ``flask purge`` and daily by the worker:
 - Bounce reports are kept as received for 90 days after processing (they quote addresses and
   mails), then emptied; a never-confirmed sign-up's bounce events and reports go with it.
 - The per-address mail caps' records (keyed hashes only) go after their 24 hours, the admin
-  login throttle's after its windows, admin sessions once they have run out.
+  login throttle's after its windows, admin sessions once they have run out, the audit log's
+  records after EVIDENCE_RETENTION_DAYS (as long as the evidence they may explain).
 
 Unlike other services, :func:`purge` commits after each batch, as the importer does: a purge
 of many rows never holds one long transaction (on SQLite, the write lock). What it removed is
@@ -28,7 +29,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, exists, select
 
-from . import addresscap, adminsessions, bounce_reports, clock, consent, loginthrottle, subscribers
+from . import addresscap, adminsessions, audit, bounce_reports, clock, consent, loginthrottle, subscribers
 from .extensions import db
 from .models import (
     ConsentChannel,
@@ -56,14 +57,15 @@ class PurgeReport:
     cap_records: int = 0
     login_records: int = 0
     bounce_reports_emptied: int = 0
+    audit_records: int = 0
 
     def __str__(self) -> str:
         return (
             f"deleted {self.unconfirmed} never-confirmed sign-ups ({self.unconfirmed_events} consent events,"
             f" {self.unconfirmed_deliveries} mails); erased {self.withdrawn_erased} withdrawn subscribers"
             f" after the evidence period; deleted {self.cap_records} expired mail-cap records,"
-            f" {self.login_records} expired admin sign-in records; emptied {self.bounce_reports_emptied}"
-            " bounce reports"
+            f" {self.login_records} expired admin sign-in records, {self.audit_records} audit log records"
+            f" past the evidence period; emptied {self.bounce_reports_emptied} bounce reports"
         )
 
 
@@ -78,6 +80,7 @@ def purge(batch_size: int = BATCH_SIZE) -> PurgeReport:
     ).rowcount
     report.login_records = loginthrottle.forget_old(now) + adminsessions.forget_ended(now)
     report.bounce_reports_emptied = bounce_reports.forget_old_raw(now)
+    report.audit_records = audit.forget_old(now, current_app.config["EVIDENCE_RETENTION_DAYS"])
     db.session.commit()
     logger.info("purge: %s", report)
     return report

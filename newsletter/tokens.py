@@ -7,6 +7,7 @@ SECRET_KEY_FALLBACKS, so rotating the key keeps old links (above all unsubscribe
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,11 +21,15 @@ from itsdangerous.signer import HMACAlgorithm
 
 from . import clock
 from .extensions import db
-from .models import Subscriber
+from .models import AdminUser, Subscriber
 
 CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
+ADMIN_PASSWORD = "admin-password"
+
+#: How long an invitation's set-password link works.
+ADMIN_PASSWORD_MAX_AGE = timedelta(days=3)
 
 
 class InvalidToken(Exception):
@@ -187,3 +192,29 @@ def _subscriber(subscriber_id: object) -> Subscriber:
     if subscriber is None:
         raise UnknownSubscriber("unknown subscriber")
     return subscriber
+
+
+def _password_fingerprint(admin: AdminUser) -> str:
+    """Changes with the admin's password hash: a set-password link works until a password is set."""
+    return hashlib.sha256(f"{admin.id}:{admin.password_hash}".encode()).hexdigest()[:24]
+
+
+def make_admin_password_token(admin: AdminUser) -> str:
+    """The set-password link of an invitation: expires after ADMIN_PASSWORD_MAX_AGE and works once."""
+    return _timed(ADMIN_PASSWORD).dumps([admin.id, _password_fingerprint(admin)])
+
+
+def load_admin_password_token(token: str) -> AdminUser:
+    """The admin a set-password link is for; :class:`InvalidToken` once used, expired or removed."""
+    try:
+        admin_id, fingerprint = _timed(ADMIN_PASSWORD).loads(
+            token, max_age=ADMIN_PASSWORD_MAX_AGE.total_seconds()
+        )
+    except SignatureExpired as exc:
+        raise ExpiredToken(str(exc)) from exc
+    except (BadData, TypeError, ValueError) as exc:
+        raise InvalidToken(str(exc)) from exc
+    admin = db.session.get(AdminUser, admin_id) if isinstance(admin_id, int) else None
+    if admin is None or not hmac.compare_digest(str(fingerprint), _password_fingerprint(admin)):
+        raise InvalidToken("used or removed")
+    return admin

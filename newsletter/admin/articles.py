@@ -13,9 +13,11 @@ from .. import articles
 from ..extensions import db
 from ..images import ArticleImage
 from ..inputs import int_arg
-from ..models import Article, ArticleSource, Digest, KeptOut
+from ..models import AdminRole, Article, ArticleSource, Digest, KeptOut
+from .audited import note
 from .blueprint import bp
 from .forms import ArticleForm, ConfirmForm
+from .roles import allow
 
 PAGE_SIZE = 50
 
@@ -25,6 +27,7 @@ def _zone() -> ZoneInfo:
 
 
 @bp.get("/articles")
+@allow(AdminRole.EDITOR)
 def article_list():
     page = int_arg("page", 1, minimum=1)
     total = db.session.execute(select(func.count()).where(articles.shown_in_admin())).scalar_one()
@@ -41,6 +44,7 @@ def article_list():
 
 
 @bp.route("/articles/new", methods=["GET", "POST"])
+@allow(AdminRole.EDITOR)
 def article_new():
     form = ArticleForm()
     if request.method == "GET":
@@ -48,6 +52,7 @@ def article_new():
     if form.validate() and _url_is_free(form):
         saved = _save(form, None)
         if saved is not None:
+            note("article.create", f"article {saved.id}", saved.title)
             db.session.commit()
             flash(_("Article “%(title)s” added; it goes into the next digest.", title=saved.title), "success")
             return redirect(url_for("admin.article_list"))
@@ -55,6 +60,7 @@ def article_new():
 
 
 @bp.route("/articles/<int:article_id>/edit", methods=["GET", "POST"])
+@allow(AdminRole.EDITOR)
 def article_edit(article_id: int):
     article = _listed_or_404(article_id)
     form = ArticleForm(obj=article)
@@ -62,6 +68,7 @@ def article_edit(article_id: int):
         form.published_at.data = article.published_at.astimezone(_zone()).replace(tzinfo=None)
         return _render_form(form, article)
     if form.validate() and _save(form, article) is not None:
+        note("article.edit", f"article {article.id}", article.title)
         db.session.commit()
         flash(_("Article “%(title)s” saved.", title=article.title), "success")
         return redirect(url_for("admin.article_list"))
@@ -81,6 +88,7 @@ def _listed_or_404(article_id: int) -> Article:
 
 
 @bp.post("/articles/<int:article_id>/keep-out")
+@allow(AdminRole.EDITOR)
 def article_keep_out(article_id: int):
     """Keep an article out of every digest (``out=1``), or let it into the next one (``out=0``)."""
     article = _listed_or_404(article_id)
@@ -92,6 +100,7 @@ def article_keep_out(article_id: int):
     except articles.AlreadyMailed:
         flash(_("This article was already mailed in a digest; it stays there."), "info")
         return redirect(url_for("admin.article_edit", article_id=article.id))
+    note("article.keep-out" if out else "article.let-in", f"article {article.id}", article.title)
     db.session.commit()
     if out:
         flash(_("“%(title)s” is kept out of digests.", title=article.title), "success")
@@ -101,6 +110,7 @@ def article_keep_out(article_id: int):
 
 
 @bp.route("/articles/<int:article_id>/delete", methods=["GET", "POST"])
+@allow(AdminRole.EDITOR)
 def article_delete(article_id: int):
     """Delete an article not yet mailed, after a confirmation."""
     article = _listed_or_404(article_id)
@@ -111,6 +121,7 @@ def article_delete(article_id: int):
     if request.method == "GET" or not form.validate():
         return render_template("admin/articles/delete.html", article=article, form=form)
     title = article.title
+    note("article.delete", f"article {article.id}", title)
     articles.delete_article(article)
     db.session.commit()
     flash(_("Article “%(title)s” deleted.", title=title), "success")

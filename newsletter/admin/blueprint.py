@@ -5,11 +5,12 @@ in :mod:`.auth`."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, current_app, render_template
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from ..security_headers import blueprint_policy
-from . import formatting
+from . import formatting, roles
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -33,3 +34,15 @@ def not_found(_error):
 
 
 formatting.register(bp)
+
+
+@bp.context_processor
+def page_access():
+    """``may_open(endpoint)``: whether the signed-in admin's role opens that admin page (the
+    navigation shows only those)."""
+
+    def may_open(endpoint: str) -> bool:
+        declared = roles.declared(current_app.view_functions[endpoint])
+        return current_user.is_authenticated and roles.may(current_user, declared)
+
+    return {"may_open": may_open}

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from flask import render_template
 
+from ..models import AdminRole
 from . import queries
 from .blueprint import bp
+from .roles import allow
 
 
 @bp.get("/")
+@allow(AdminRole.EDITOR)
 def dashboard():
     digests = queries.recent_digests(limit=5)
     return render_template(

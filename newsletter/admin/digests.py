@@ -17,15 +17,18 @@ from .. import articles, digest
 from ..delivery import holds
 from ..extensions import db
 from ..inputs import int_arg
-from ..models import Digest, DigestTrigger, Subscriber, SubscriberStatus
+from ..models import AdminRole, Digest, DigestTrigger, Subscriber, SubscriberStatus
 from . import preview, queries
+from .audited import note
 from .blueprint import bp
 from .forms import ConfirmForm, SendNowForm, TestSendForm
+from .roles import allow
 
 HISTORY_SIZE = 20
 
 
 @bp.get("/digests")
+@allow(AdminRole.EDITOR)
 def digest_list():
     history = queries.recent_digests(limit=HISTORY_SIZE + 1, before_id=int_arg("before"))
     older = history[HISTORY_SIZE - 1].id if len(history) > HISTORY_SIZE else None
@@ -59,6 +62,7 @@ def _confirmed_count() -> int:
 
 
 @bp.post("/digests/test")
+@allow(AdminRole.EDITOR)
 def digest_send_test():
     """Queue a test mail of the next digest to the address the admin typed."""
     form = TestSendForm()
@@ -71,12 +75,14 @@ def digest_send_test():
     except digest.SuppressedAddress:
         form.email.errors.append(_("This address was erased at its owner's request and must not be mailed."))
         return _render_list(queries.recent_digests(limit=HISTORY_SIZE), None, form, 422)
+    note("digest.test-send", None, f"to {form.email.data}")
     db.session.commit()
     flash(_("A test of the next digest is on its way to %(email)s.", email=form.email.data), "success")
     return redirect(url_for("admin.digest_list"))
 
 
 @bp.route("/digests/send-now", methods=["GET", "POST"])
+@allow(AdminRole.EDITOR)
 def digest_send_now():
     """Build the next digest of the articles the admin chose, with their subject and intro, and
     queue it for every confirmed subscriber, after a confirmation."""
@@ -94,6 +100,7 @@ def digest_send_now():
         db.session.rollback()
         flash(_("There is nothing new to send: every article is already in a digest."), "info")
         return redirect(url_for("admin.digest_list"))
+    note("digest.send-now", f"digest {issue.id}", f"{issue.recipient_count} recipients, {len(chosen)} articles")
     db.session.commit()
     flash(
         ngettext(
@@ -126,6 +133,7 @@ def _render_send_now(form: SendNowForm, waiting: list, chosen: set[int], status:
 
 
 @bp.get("/digests/<int:digest_id>")
+@allow(AdminRole.EDITOR)
 def digest_detail(digest_id: int):
     issue = db.get_or_404(Digest, digest_id)
     counts = queries.delivery_counts([issue.id])[issue.id]
@@ -141,12 +149,15 @@ def digest_detail(digest_id: int):
 
 
 @bp.post("/digests/<int:digest_id>/resume")
+@allow(AdminRole.EDITOR)
 def digest_resume(digest_id: int):
     """Queue the held mails of a stopped digest again, once the admin has fixed the cause."""
     issue = db.get_or_404(Digest, digest_id)
     if not ConfirmForm().validate():
         abort(400)
     resumed = holds.resume(issue.id)
+    if resumed:
+        note("digest.resume", f"digest {issue.id}", f"{resumed} held mails queued again")
     db.session.commit()
     if resumed:
         flash(
@@ -163,6 +174,7 @@ def digest_resume(digest_id: int):
 
 
 @bp.get("/digests/<int:digest_id>/progress.json")
+@allow(AdminRole.EDITOR)
 def digest_progress(digest_id: int):
     """The digest's delivery counts, polled by its page while it is being sent."""
     issue = db.get_or_404(Digest, digest_id)

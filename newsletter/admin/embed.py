@@ -8,7 +8,9 @@ from flask_babel import get_locale
 
 from .. import consent, embedding
 from ..extensions import db
+from ..models import AdminRole
 from .blueprint import bp
+from .roles import allow
 
 
 def _snippets(language: str) -> dict[str, str]:
@@ -28,6 +30,7 @@ def _snippets(language: str) -> dict[str, str]:
 
 
 @bp.get("/embed")
+@allow(AdminRole.ADMIN)
 def embed():
     language = str(get_locale())
     snippets = _snippets(language)

@@ -9,42 +9,51 @@ from sqlalchemy import func, select
 
 from .. import feed_sources
 from ..extensions import db
-from ..models import Article, Feed
+from ..models import AdminRole, Article, Feed
+from .audited import note
 from .blueprint import bp
 from .formatting import feed_result
 from .forms import ConfirmForm, FeedForm
+from .roles import allow
 
 
 @bp.get("/feeds")
+@allow(AdminRole.EDITOR)
 def feed_list():
     return _render(FeedForm())
 
 
 @bp.post("/feeds")
+@allow(AdminRole.EDITOR)
 def feed_add():
     form = FeedForm()
     if form.validate() and _added(form):
+        note("feed.add", None, form.url.data)
         db.session.commit()
         return _back(_("Feed added; the worker polls it in a moment."))
     return _render(form, 422)
 
 
 @bp.post("/feeds/<int:feed_id>/poll")
+@allow(AdminRole.EDITOR)
 def feed_poll(feed_id: int):
     feed = _posted_feed(feed_id)
     if not feed_sources.polled(feed):
         return _back(_("This feed is not polled; add it again first."), "info")
     feed_sources.request_poll(feed)
+    note("feed.poll", f"feed {feed.id}", feed.url)
     db.session.commit()
     return _back(_("Poll requested; the worker polls the feed in a moment."))
 
 
 @bp.post("/feeds/<int:feed_id>/remove")
+@allow(AdminRole.EDITOR)
 def feed_remove(feed_id: int):
     feed = _posted_feed(feed_id)
     if feed_sources.configured(feed.url):
         return _back(_("This feed is set in FEED_URLS; remove it there."), "info")
     feed_sources.remove(feed)
+    note("feed.remove", f"feed {feed.id}", feed.url)
     db.session.commit()
     return _back(_("Feed removed; its articles stay."))
 

@@ -7,9 +7,10 @@ from flask import render_template
 
 from ..extensions import db
 from ..inputs import int_arg
-from ..models import BounceReport
+from ..models import AdminRole, BounceReport
 from . import queries
 from .blueprint import bp
+from .roles import allow
 
 PAGE_SIZE = 50
 #: The most of a report shown on its page (a DSN may quote a whole mail).
@@ -17,6 +18,7 @@ SHOWN_BYTES = 64 * 1024
 
 
 @bp.get("/bounce-reports")
+@allow(AdminRole.ADMIN)
 def report_list():
     reports = queries.recent_reports(PAGE_SIZE + 1, before_id=int_arg("before"))
     older = reports[PAGE_SIZE - 1].id if len(reports) > PAGE_SIZE else None
@@ -24,6 +26,7 @@ def report_list():
 
 
 @bp.get("/bounce-reports/<int:report_id>")
+@allow(AdminRole.ADMIN)
 def report_detail(report_id: int):
     report = db.get_or_404(BounceReport, report_id)
     text = report.raw[:SHOWN_BYTES].decode("utf-8", "replace")

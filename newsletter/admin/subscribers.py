@@ -11,16 +11,19 @@ from .. import clock, consent, subscriber_export, subscribers
 from ..evidence_report import render_evidence_page
 from ..extensions import db
 from ..inputs import int_arg
-from ..models import ConsentChannel, Subscriber, SubscriberStatus
+from ..models import AdminRole, ConsentChannel, Subscriber, SubscriberStatus
 from . import queries, subscriber_search
+from .audited import note
 from .blueprint import bp
 from .forms import ConfirmForm, SubscriberFilterForm
+from .roles import allow
 
 #: The states from which an admin can withdraw consent on a subscriber's behalf.
 WITHDRAWABLE = (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED, SubscriberStatus.SUSPENDED)
 
 
 @bp.get("/subscribers")
+@allow(AdminRole.ADMIN)
 def subscriber_list():
     form = SubscriberFilterForm(request.args)
     if not form.validate():
@@ -32,6 +35,7 @@ def subscriber_list():
 
 
 @bp.get("/subscribers.csv")
+@allow(AdminRole.ADMIN)
 def subscriber_download():
     """Every subscriber with an address, with their consent evidence, as CSV (streamed)."""
     filename = f"subscribers-{clock.now():%Y-%m-%d}.csv"
@@ -43,6 +47,7 @@ def subscriber_download():
 
 
 @bp.get("/subscribers/<int:subscriber_id>")
+@allow(AdminRole.ADMIN)
 def subscriber_detail(subscriber_id: int):
     subscriber = db.get_or_404(Subscriber, subscriber_id)
     return render_template(
@@ -57,6 +62,7 @@ def subscriber_detail(subscriber_id: int):
 
 
 @bp.get("/subscribers/<int:subscriber_id>/evidence.json")
+@allow(AdminRole.ADMIN)
 def subscriber_evidence(subscriber_id: int):
     """The subscriber's consent evidence as the CLI and the preferences page give it (SPEC §7)."""
     subscriber = db.get_or_404(Subscriber, subscriber_id)
@@ -69,12 +75,14 @@ def subscriber_evidence(subscriber_id: int):
 
 
 @bp.get("/subscribers/<int:subscriber_id>/evidence")
+@allow(AdminRole.ADMIN)
 def subscriber_evidence_page(subscriber_id: int):
     """The printable evidence page (prints well to PDF): every event, wording, DOI mail as sent."""
     return render_evidence_page(db.get_or_404(Subscriber, subscriber_id))
 
 
 @bp.route("/subscribers/<int:subscriber_id>/withdraw", methods=["GET", "POST"])
+@allow(AdminRole.ADMIN)
 def subscriber_withdraw(subscriber_id: int):
     """Withdraw consent for the subscriber (e.g. asked by phone); GET asks to confirm first."""
     subscriber = db.get_or_404(Subscriber, subscriber_id)
@@ -85,6 +93,7 @@ def subscriber_withdraw(subscriber_id: int):
             return redirect(url_for("admin.subscriber_detail", subscriber_id=subscriber.id))
         return render_template("admin/subscribers/withdraw.html", subscriber=subscriber, form=form)
     if subscribers.withdraw(subscriber, ConsentChannel.ADMIN):
+        note("subscriber.withdraw", f"subscriber {subscriber.id}")
         db.session.commit()
         flash(_("Consent withdrawn. No more mails go to this address."), "success")
     else:

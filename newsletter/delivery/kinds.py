@@ -14,7 +14,7 @@ from markupsafe import escape
 from .. import articles, clock, publisher, suppression, tokens
 from ..extensions import db
 from ..images import ArticleImage
-from ..models import Article, Delivery, Digest, MailKind, SubscriberStatus
+from ..models import AdminUser, Article, Delivery, Digest, MailKind, SubscriberStatus
 from . import compose
 from .links import external_url, token_url_builder
 from .queue import ClaimedMail
@@ -336,9 +336,32 @@ class PreferencesLinkMail:
         return content
 
 
+class AdminInviteMail:
+    """An invitation to the admin area: the set-password link, made at sending (so its
+    lifetime starts then), for as long as the invited admin exists and has no password."""
+
+    def recipient(self, delivery: Mail) -> str | None:
+        return delivery.to_address
+
+    def eligible(self, delivery: Mail) -> bool:
+        admin = db.session.get(AdminUser, delivery.context.get("admin_id"))
+        return admin is not None and admin.email == delivery.to_address and not admin.password_hash
+
+    def content(self, delivery: Mail) -> compose.Content:
+        admin = db.session.get(AdminUser, delivery.context["admin_id"])
+        return compose.render(
+            "admin_invite",
+            delivery.context.get("locale") or current_app.config["LANGUAGES"][0],
+            set_password_url=external_url("admin.set_password", token=tokens.make_admin_password_token(admin)),
+            max_age_days=tokens.ADMIN_PASSWORD_MAX_AGE.days,
+            role=admin.role.value,
+        )
+
+
 SPECS: dict[MailKind, MailSpec] = {
     MailKind.CONFIRM: ConfirmMail(),
     MailKind.DIGEST: DigestMail(),
     MailKind.DIGEST_TEST: DigestTestMail(),
     MailKind.PREFERENCES_LINK: PreferencesLinkMail(),
+    MailKind.ADMIN_INVITE: AdminInviteMail(),
 }

@@ -1,7 +1,7 @@
 """The database models; import them from here."""
 
 from .address_request import AddressRequest, AddressRequestKind
-from .admin import AdminSession, AdminUser
+from .admin import AdminRecoveryCode, AdminRole, AdminSession, AdminUser, AuditEvent
 from .article import Article, ArticleSource, Feed, KeptOut
 from .bounce import BounceEvent, BounceKind, BounceReport, ReportKind
 from .consent import ConsentChannel, ConsentEvent, ConsentEventType, ConsentText
@@ -19,7 +19,10 @@ __all__ = [
     "AddressRequestKind",
     "OPEN_STATUSES",
     "AdminLoginAttempt",
+    "AdminRecoveryCode",
+    "AdminRole",
     "AdminSession",
+    "AuditEvent",
     "AdminUser",
     "Article",
     "ArticleSource",

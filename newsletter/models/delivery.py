@@ -17,6 +17,7 @@ class MailKind(enum.StrEnum):
     DIGEST = "digest"  #: a digest to a subscriber
     DIGEST_TEST = "digest-test"  #: a preview of the next digest, to an admin's chosen address
     PREFERENCES_LINK = "preferences-link"  #: a fresh link to the preferences page, on request
+    ADMIN_INVITE = "admin-invite"  #: an invitation to the admin area, with a set-password link
 
 
 class DeliveryStatus(enum.StrEnum):

@@ -10,15 +10,19 @@ from flask import Flask
 
 from newsletter import admins
 from newsletter.extensions import db
+from newsletter.models import AdminRole
 from tests.support.visitor import hidden_fields
 
 ADMIN_EMAIL = "admin@example.org"
 ADMIN_PASSWORD = "lange-Wurst-am-Fenster-7"
 
 
-def create_admin(app: Flask, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> None:
+EDITOR_EMAIL = "editor@example.org"
+
+
+def create_admin(app: Flask, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD, role: AdminRole | None = None) -> None:
     with app.app_context():
-        admins.create_or_reset(email, password)
+        admins.create_or_reset(email, password, role)
         db.session.commit()
 
 
