@@ -99,9 +99,7 @@ def test_an_editor_gets_403_on_everything_for_admins_only_and_opens_the_rest(app
 
 
 def test_create_admin_takes_a_role(app, runner):
-    result = runner.invoke(
-        args=["create-admin", "ed@example.org", "--password", ADMIN_PASSWORD, "--role", "editor"]
-    )
+    result = runner.invoke(args=["create-admin", "ed@example.org", "--password", ADMIN_PASSWORD, "--role", "editor"])
     assert result.exit_code == 0, result.output
     assert "editor ed@example.org created" in result.output
     result = runner.invoke(args=["create-admin", "boss@example.org", "--password", ADMIN_PASSWORD])
@@ -160,7 +158,9 @@ def test_an_invitation_is_mailed_by_the_worker_and_its_link_works_once_within_th
     assert fresh.get("/admin/subscribers").status_code == 403  # an editor
 
     # A second invitation's link runs out after three days.
-    post(admin_client, "/admin/admins/invite", {"email": "late@example.org", "role": "admin"}, form_page="/admin/admins")
+    post(
+        admin_client, "/admin/admins/invite", {"email": "late@example.org", "role": "admin"}, form_page="/admin/admins"
+    )
     drain(app)
     late_link = _invite_link(outbox[-1])
     clock.advance(days=3, seconds=1)
@@ -170,11 +170,17 @@ def test_an_invitation_is_mailed_by_the_worker_and_its_link_works_once_within_th
 
 
 def test_inviting_an_admin_twice_or_a_bad_address_gets_the_form_again(app, admin_client, outbox):
-    again = post(admin_client, "/admin/admins/invite", {"email": ADMIN_EMAIL, "role": "editor"}, form_page="/admin/admins")
+    again = post(
+        admin_client, "/admin/admins/invite", {"email": ADMIN_EMAIL, "role": "editor"}, form_page="/admin/admins"
+    )
     assert again.status_code == 409
-    bad = post(admin_client, "/admin/admins/invite", {"email": "not an address", "role": "editor"}, form_page="/admin/admins")
+    bad = post(
+        admin_client, "/admin/admins/invite", {"email": "not an address", "role": "editor"}, form_page="/admin/admins"
+    )
     assert bad.status_code == 422
-    wrong_role = post(admin_client, "/admin/admins/invite", {"email": "x@example.org", "role": "root"}, form_page="/admin/admins")
+    wrong_role = post(
+        admin_client, "/admin/admins/invite", {"email": "x@example.org", "role": "root"}, form_page="/admin/admins"
+    )
     assert wrong_role.status_code == 422
     with app.app_context():
         assert db.session.execute(db.select(Delivery)).first() is None
@@ -194,8 +200,13 @@ def test_the_last_admin_can_neither_drop_the_role_nor_remove_itself(app, admin_c
     with app.app_context():
         assert admins.find_by_email(ADMIN_EMAIL).role is AdminRole.ADMIN
     # An invited admin without a password does not count as one who can sign in.
-    post(admin_client, "/admin/admins/invite", {"email": "soon@example.org", "role": "admin"}, form_page="/admin/admins")
-    assert post(admin_client, f"/admin/admins/{own}/role", {"role": "editor"}, form_page="/admin/admins").status_code == 409
+    post(
+        admin_client, "/admin/admins/invite", {"email": "soon@example.org", "role": "admin"}, form_page="/admin/admins"
+    )
+    assert (
+        post(admin_client, f"/admin/admins/{own}/role", {"role": "editor"}, form_page="/admin/admins").status_code
+        == 409
+    )
 
     # With a second admin, the role changes and the removal go through; the removed admin's
     # session ends at once.
@@ -203,9 +214,15 @@ def test_the_last_admin_can_neither_drop_the_role_nor_remove_itself(app, admin_c
     second = _admin_id(app, "second@example.org")
     other = app.test_client()
     sign_in(other, "second@example.org")
-    assert post(admin_client, f"/admin/admins/{second}/role", {"role": "editor"}, form_page="/admin/admins").status_code == 302
+    assert (
+        post(admin_client, f"/admin/admins/{second}/role", {"role": "editor"}, form_page="/admin/admins").status_code
+        == 302
+    )
     assert other.get("/admin/admins").status_code == 403
-    assert post(admin_client, f"/admin/admins/{second}/role", {"role": "admin"}, form_page="/admin/admins").status_code == 302
+    assert (
+        post(admin_client, f"/admin/admins/{second}/role", {"role": "admin"}, form_page="/admin/admins").status_code
+        == 302
+    )
     assert other.get("/admin/admins").status_code == 200
     assert post(admin_client, f"/admin/admins/{second}/remove", form_page="/admin/admins").status_code == 302
     assert other.get("/admin/admins").status_code == 302  # signed out

@@ -20,7 +20,9 @@ ADMIN_PASSWORD = "lange-Wurst-am-Fenster-7"
 EDITOR_EMAIL = "editor@example.org"
 
 
-def create_admin(app: Flask, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD, role: AdminRole | None = None) -> None:
+def create_admin(
+    app: Flask, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD, role: AdminRole | None = None
+) -> None:
     with app.app_context():
         admins.create_or_reset(email, password, role)
         db.session.commit()
@@ -31,9 +33,7 @@ def csrf_token(client, path: str = "/admin/login") -> str:
     return hidden_fields(client.get(path).get_data(as_text=True))["csrf_token"]
 
 
-def sign_in(
-    client, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD, *, next: str | None = None, **kwargs
-):
+def sign_in(client, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD, *, next: str | None = None, **kwargs):
     """GET the login page, then POST it; returns the POST's response (not followed)."""
     path = "/admin/login" if next is None else "/admin/login?" + _query(next=next)
     token = csrf_token(client, path)
