@@ -72,15 +72,18 @@ class SubscriberFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = SearchField(_l("Address starts with"), validators=[Optional(), Length(max=MAX_EMAIL_LENGTH)])
+    q = SearchField(_l("Address contains"), validators=[Optional(), Length(max=MAX_EMAIL_LENGTH)])
     #: Validated against the choices (the statuses and "" for all), whitespace included.
     status = SelectField(_l("Status"), default="")
+    #: The sources subscribers have (an import's source column), and "" for all.
+    source = SelectField(_l("Source"), default="")
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, sources: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.status.choices = [("", _l("all"))] + [
             (status.value, label(status)) for status in SubscriberStatus
         ]
+        self.source.choices = [("", _l("all"))] + [(source, source) for source in sources]
 
     @property
     def chosen_status(self) -> SubscriberStatus | None:

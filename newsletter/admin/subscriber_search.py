@@ -1,56 +1,65 @@
-"""The subscriber list: prefix search on the address, a status filter, keyset pagination.
+"""The subscriber list: search anywhere in the address, filters by status and source, keyset
+pagination, and the consent date of imported rows.
 
-Addresses are stored lower-cased, so a case-insensitive prefix search is an index range on
-the unique ``email`` index: ``email >= prefix AND email < next(prefix)``. That range is the
-set of addresses starting with the prefix only when the database orders strings by code
-point (SQLite, PostgreSQL with the C or C.UTF-8 collation); under a linguistic collation
-(en_US, ICU) it is not, and the search falls back to an exact ``LIKE`` (a scan).
+Addresses are stored lower-cased, so the search is ``email LIKE '%term%'`` with the term
+lower-cased and its ``%``, ``_`` and ``\\`` taken literally. On PostgreSQL the trigram index
+``ix_subscriber_email_trgm`` (pg_trgm, GIN) answers it for terms of three characters or more;
+SQLite scans, which is fast enough for its sizes (bench/admin_search.py).
 
 Pages are keyset pages, newest first: ``after`` (older than an id) and ``before`` (newer
-than an id) never make the database skip over rows, however deep the page.
+than an id) never make the database skip over rows, however deep the page. A search counts
+its matches only up to :data:`COUNT_LIMIT`: a common term ("example") would otherwise count
+every row on each page.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import Select, func, select, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import Select, func, select
 
 from ..extensions import db
-from ..models import Subscriber, SubscriberStatus
+from ..models import ConsentEvent, ConsentEventType, Subscriber, SubscriberStatus
 
 PAGE_SIZE = 50
-
-#: Per engine URL: whether the database's default collation orders by code point.
-_code_point_order: dict[str, bool] = {}
+#: A search says "more than 1,000 match" rather than counting further.
+COUNT_LIMIT = 1000
 
 
 @dataclass(frozen=True)
 class SubscriberPage:
     rows: list[Subscriber]
-    #: How many subscribers match the search and filter in all.
+    #: How many subscribers match the search and filter in all (at most COUNT_LIMIT + 1 when
+    #: ``counted_up_to_limit``).
     total: int
     #: Keyset cursors for the neighbouring pages; None where there is none.
     older_than: int | None
     newer_than: int | None
+    #: When the consent of an imported subscriber was given (the import's ``consented_at``), by id.
+    imported_consent: dict[int, datetime]
+    #: Whether counting stopped at COUNT_LIMIT (the page then says "more than").
+    counted_up_to_limit: bool = False
 
 
 def search(
-    prefix: str = "",
+    term: str = "",
     status: SubscriberStatus | None = None,
     *,
+    source: str | None = None,
     after: int | None = None,
     before: int | None = None,
     size: int = PAGE_SIZE,
 ) -> SubscriberPage:
-    """One page of subscribers whose address starts with ``prefix`` (any case), newest first.
+    """One page of subscribers whose address contains ``term`` (any case), newest first.
 
+    :param source: only those with this source (an import's ``source`` column).
     :param after: show the page of subscribers older than this id (the "next" page).
     :param before: show the page of subscribers newer than this id (the "previous" page).
     """
-    conditions = _conditions(prefix.strip().lower(), status)
-    total = db.session.execute(select(func.count()).select_from(Subscriber).where(*conditions)).scalar_one()
+    term = term.strip().lower()
+    conditions = _conditions(term, status, source)
+    total, capped = _count(conditions, limited=bool(term))
     query: Select = select(Subscriber).where(*conditions)
     if before is not None:
         rows = list(
@@ -73,43 +82,65 @@ def search(
         total=total,
         older_than=rows[-1].id if rows and has_older else None,
         newer_than=rows[0].id if rows and has_newer else None,
+        imported_consent=_imported_consent([row.id for row in rows]),
+        counted_up_to_limit=capped,
     )
 
 
-def _conditions(prefix: str, status: SubscriberStatus | None) -> list:
+def _conditions(term: str, status: SubscriberStatus | None, source: str | None) -> list:
     conditions = []
     if status is not None:
         conditions.append(Subscriber.status == status)
-    if prefix:
-        pattern = _escape_like(prefix) + "%"
-        if _orders_by_code_point(db.engine):
-            conditions += [Subscriber.email >= prefix, Subscriber.email < _successor(prefix)]
-        conditions.append(Subscriber.email.like(pattern, escape="\\"))
+    if source:
+        conditions.append(Subscriber.source == source)
+    if term:
+        conditions.append(Subscriber.email.like(f"%{_escape_like(term)}%", escape="\\"))
     return conditions
 
 
-def _successor(prefix: str) -> str:
-    """A string greater than every string that starts with ``prefix`` (and no other)."""
-    last = ord(prefix[-1]) + 1
-    if 0xD800 <= last <= 0xDFFF:  # surrogates are not characters a database stores
-        last = 0xE000
-    if last > 0x10FFFF:
-        return prefix + "\U0010ffff"
-    return prefix[:-1] + chr(last)
+def _count(conditions: list, *, limited: bool) -> tuple[int, bool]:
+    """How many rows match (up to COUNT_LIMIT + 1 when ``limited``), and whether it stopped there."""
+    if not limited:
+        return db.session.execute(select(func.count()).select_from(Subscriber).where(*conditions)).scalar_one(), False
+    matches = select(Subscriber.id).where(*conditions).limit(COUNT_LIMIT + 1).subquery()
+    total = db.session.execute(select(func.count()).select_from(matches)).scalar_one()
+    return total, total > COUNT_LIMIT
 
 
 def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _orders_by_code_point(engine: Engine) -> bool:
-    """Whether ``engine``'s database compares text by code point (checked once per URL)."""
-    key = str(engine.url)
-    if key not in _code_point_order:
-        if engine.dialect.name == "sqlite":
-            _code_point_order[key] = True  # BINARY collation
-        else:
-            # Linguistic collations put "a" before "B" and ignore punctuation ("a-z" vs "a.a").
-            probe = text("SELECT 'B' < 'a' AND 'a-z' < 'a.a' AND 'john@x' < 'johna'")
-            _code_point_order[key] = bool(db.session.execute(probe).scalar())
-    return _code_point_order[key]
+def _imported_consent(ids: list[int]) -> dict[int, datetime]:
+    """When each imported subscriber among ``ids`` gave consent, as their import recorded it."""
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(ConsentEvent.subscriber_id, ConsentEvent.detail).where(
+            ConsentEvent.subscriber_id.in_(ids), ConsentEvent.type == ConsentEventType.IMPORTED
+        )
+    )
+    consent: dict[int, datetime] = {}
+    for subscriber_id, detail in rows:
+        try:
+            consent[subscriber_id] = datetime.fromisoformat((detail or {})["consented_at"])
+        except (KeyError, TypeError, ValueError):  # an erased event's detail is scrubbed
+            continue
+    return consent
+
+
+def sources() -> list[str]:
+    """Every source some subscriber has, for the filter.
+
+    Read as a loose index scan on ``ix_subscriber_source_id`` (one index probe per distinct
+    source), so it costs the same at 150,000 subscribers as at 100."""
+    found: list[str] = []
+    while len(found) < 200:
+        query = select(func.min(Subscriber.source)).where(Subscriber.source.is_not(None))
+        if found:
+            query = query.where(Subscriber.source > found[-1])
+        following = db.session.execute(query).scalar_one_or_none()
+        if following is None:
+            break
+        found.append(following)
+    return found

@@ -25,13 +25,19 @@ WITHDRAWABLE = (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED, Subscriber
 @bp.get("/subscribers")
 @allow(AdminRole.ADMIN)
 def subscriber_list():
-    form = SubscriberFilterForm(request.args)
+    form = SubscriberFilterForm(request.args, sources=subscriber_search.sources())
     if not form.validate():
         return render_template("admin/subscribers/list.html", form=form, page=None), 400
     page = subscriber_search.search(
-        form.q.data or "", form.chosen_status, after=int_arg("after"), before=int_arg("before")
+        form.q.data or "",
+        form.chosen_status,
+        source=form.source.data or None,
+        after=int_arg("after"),
+        before=int_arg("before"),
     )
-    return render_template("admin/subscribers/list.html", form=form, page=page)
+    return render_template(
+        "admin/subscribers/list.html", form=form, page=page, page_count_limit=subscriber_search.COUNT_LIMIT
+    )
 
 
 @bp.get("/subscribers.csv")
