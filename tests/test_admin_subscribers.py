@@ -86,9 +86,7 @@ def test_pages_of_fifty_newest_first_with_stable_neighbours(app, admin_client):
     assert _addresses(third) == [f"user{n:03d}@example.org" for n in range(20, 0, -1)]
     assert 'rel="next"' not in third.get_data(as_text=True)
 
-    back = (
-        re.search(r'rel="prev" href="([^"]+)"', third.get_data(as_text=True)).group(1).replace("&amp;", "&")
-    )
+    back = re.search(r'rel="prev" href="([^"]+)"', third.get_data(as_text=True)).group(1).replace("&amp;", "&")
     assert _addresses(admin_client.get(back)) == _addresses(second)
 
 
@@ -128,7 +126,10 @@ def test_a_page_reads_only_its_own_rows(app, admin_client):
     reads = [
         (s, p)
         for s, p in statements
-        if s.lstrip().upper().startswith("SELECT") and "FROM subscriber" in s and "count(" not in s.lower() and "min(" not in s.lower()
+        if s.lstrip().upper().startswith("SELECT")
+        and "FROM subscriber" in s
+        and "count(" not in s.lower()
+        and "min(" not in s.lower()
     ]
     assert len(reads) == 2
     for statement, parameters in reads:
@@ -160,9 +161,7 @@ def test_the_search_has_a_trigram_index_on_postgresql(app):
         db.session.rollback()
 
 
-def test_a_subscriber_page_shows_every_consent_event_with_its_evidence(
-    app, admin_client, visitor, outbox, clock
-):
+def test_a_subscriber_page_shows_every_consent_event_with_its_evidence(app, admin_client, visitor, outbox, clock):
     subscriber_id = sign_up_and_confirm(app, visitor, outbox, "anna@example.org")
     page = admin_client.get(f"/admin/subscribers/{subscriber_id}", headers={"Accept-Language": "en"})
     assert page.status_code == 200
@@ -234,9 +233,7 @@ def test_withdrawal_on_behalf_asks_first_then_records_channel_admin(app, admin_c
         assert last.type is ConsentEventType.WITHDRAWN
         assert last.channel is ConsentChannel.ADMIN
         assert db.session.get(Delivery, waiting).status is DeliveryStatus.CANCELLED
-    evidence = json.loads(
-        admin_client.get(f"/admin/subscribers/{subscriber_id}/evidence.json").get_data(as_text=True)
-    )
+    evidence = json.loads(admin_client.get(f"/admin/subscribers/{subscriber_id}/evidence.json").get_data(as_text=True))
     assert evidence["events"][-1]["type"] == "withdrawn"
     assert evidence["events"][-1]["channel"] == "admin"
 
