@@ -41,7 +41,7 @@ def provisioning_uri(secret: str, email: str, issuer: str) -> str:
 
 def qr_svg(uri: str) -> Markup:
     """The QR code of ``uri`` as inline SVG (paths only, no text from outside)."""
-    return Markup(segno.make(uri, error="m").svg_inline(scale=5, border=2, dark="#000", light="#fff"))
+    return Markup(segno.make(uri, error="m").svg_inline(scale=5, border=4, dark="#000", light="#fff"))
 
 
 def _matching_step(secret: str, code: str, after: int | None) -> int | None:
