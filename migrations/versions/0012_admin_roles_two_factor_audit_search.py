@@ -9,16 +9,16 @@ SQLite cannot alter a CHECK constraint: there the delivery table's CREATE statem
 rewritten in place with the kind list widened (SQLite's documented way for a constraint every
 row still meets), keeping every other constraint and index as it is.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-29 20:15:00
 
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0011'
-down_revision = '0010'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
