@@ -20,7 +20,7 @@ bp = Blueprint("operations", __name__)
 def healthz():
     """200 while the database answers, with the age of the oldest due mail; 503 when it does not."""
     try:
-        figures = mailfigures.mail_figures()
+        figures = mailfigures.mail_figures(mailfigures.WAITING)
     except SQLAlchemyError as exc:
         db.session.rollback()
         logger.warning("health check: the database does not answer (%s)", type(exc).__name__)
