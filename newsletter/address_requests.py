@@ -18,7 +18,8 @@ from sqlalchemy import select
 from . import clock, subscribers
 from . import preferences as prefs
 from .extensions import db
-from .models import AddressRequest, AddressRequestKind, ConsentChannel, ConsentText
+from .models import AddressRequest, AddressRequestKind, ConsentChannel
+from .wording import Wording
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 def submit_sign_up(
     email: str,
     *,
-    text: ConsentText,
+    text: Wording,
     locale: str,
     ip: str | None,
     user_agent: str | None,

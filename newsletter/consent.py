@@ -156,8 +156,8 @@ def record(
     # Chain onto the recorded head rather than onto the newest row found: were the newest
     # rows deleted, chaining onto what is left would hide the gap for good.
     prev_hash = subscriber.evidence_head
-    if text is not None and type is ConsentEventType.REQUESTED:  # shown right now, on the form
-        text.last_shown_at = max(text.last_shown_at, at)
+    if text is not None and type is ConsentEventType.REQUESTED and at - text.last_shown_at >= LAST_SHOWN_PRECISION:
+        text.last_shown_at = at  # shown then, on the form: kept to the hour, not a write per sign-up
     keep_personal = type in (ConsentEventType.REQUESTED, ConsentEventType.CONFIRMED, ConsentEventType.IMPORTED)
     event = ConsentEvent(
         subscriber_id=subscriber.id,

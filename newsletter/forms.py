@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from .addresses import MAX_EMAIL_LENGTH, normalise_email
+from .webforms import Form
 
 
-class _AddressForm(FlaskForm):
+class _AddressForm(Form):
     """A public form asking for one email address, with a honeypot (COMPLIANCE item 42)."""
 
     email = EmailField(
@@ -52,7 +52,7 @@ class EmbeddedSubscribeForm(_AddressForm):
     redirect = HiddenField(validators=[Length(max=2048)])
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A form that is only a button (confirm, unsubscribe): CSRF and nothing else."""
 
 

@@ -9,9 +9,9 @@ queues the mail. Flushes, never commits.
 
 from __future__ import annotations
 
-from . import address_requests, consent
-from .evidence import text_sha256
-from .models import ConsentChannel, ConsentText
+from . import address_requests, wording
+from .models import ConsentChannel
+from .wording import Wording
 
 
 def sign_up(
@@ -24,7 +24,7 @@ def sign_up(
     user_agent: str | None,
     source_url: str | None = None,
     honeypot: str | None = None,
-) -> ConsentText | None:
+) -> Wording | None:
     """Write down a sign-up of ``email`` (normalised) that consents to the wording whose
     SHA-256 is ``consent_version``; None when done (or, for a filled ``honeypot``, silently
     ignored: the caller gives the same answer).
@@ -38,17 +38,17 @@ def sign_up(
         return None
     text = _seen_wording(consent_version, language, current_only=channel is not ConsentChannel.FORM)
     if text is None:
-        return consent.text_version(language)
+        return wording.current(language)
     address_requests.submit_sign_up(
         email, text=text, locale=language, ip=ip, user_agent=user_agent, channel=channel, source_url=source_url
     )
     return None
 
 
-def _seen_wording(version: str, language: str, *, current_only: bool) -> ConsentText | None:
-    if current_only and version != text_sha256(consent.statement(language)):
+def _seen_wording(version: str, language: str, *, current_only: bool) -> Wording | None:
+    if current_only and not wording.is_current(version, language):
         return None
-    text = consent.find_text_version(version)
+    text = wording.find(version)
     if text is None or text.language != language:
         return None
     return text
@@ -56,5 +56,5 @@ def _seen_wording(version: str, language: str, *, current_only: bool) -> Consent
 
 def language_of(consent_version: str, fallback: str) -> str:
     """The language of the wording ``consent_version`` names, if it is one we showed."""
-    text = consent.find_text_version(consent_version)
+    text = wording.find(consent_version)
     return text.language if text is not None else fallback

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import current_app, render_template
 from flask_babel import get_locale
 
-from .. import consent, embedding
+from .. import embedding, wording
 from ..extensions import db
 from ..models import AdminRole
 from .blueprint import bp
@@ -16,11 +16,11 @@ from .roles import allow
 def _snippets(language: str) -> dict[str, str]:
     """The widget, the iframe and the plain form for pages in ``language``; the plain form
     holds the current wording and its version, so it is to be copied again after a change."""
-    wording = consent.text_version(language)
+    shown = wording.current(language)
     context = {
         "base": current_app.config["BASE_URL"],
         "language": language,
-        "wording": wording,
+        "wording": shown,
         "privacy_url": current_app.config.get("PRIVACY_URL") or current_app.config["BASE_URL"] + "/privacy",
     }
     return {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     DateTimeLocalField,
     EmailField,
@@ -19,10 +18,11 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from .. import admins, articles, clock, digest, images
 from ..addresses import MAX_EMAIL_LENGTH, normalise_email
 from ..models import SubscriberStatus
+from ..webforms import Form
 from .formatting import label
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField(
         _l("Email address"),
         validators=[DataRequired(_l("Please enter your email address.")), Length(max=MAX_EMAIL_LENGTH)],
@@ -33,11 +33,11 @@ class LoginForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A button that changes something (sign out, withdraw, send now): CSRF and nothing else."""
 
 
-class SendNowForm(FlaskForm):
+class SendNowForm(Form):
     """Send now: an optional subject and intro; the articles chosen are read by the view."""
 
     subject = StringField(
@@ -66,7 +66,7 @@ def _clean_with(field, clean, message) -> None:
         raise ValidationError(message) from exc
 
 
-class SubscriberFilterForm(FlaskForm):
+class SubscriberFilterForm(Form):
     """The search above the subscriber list; sent by GET, so it changes nothing and needs no CSRF."""
 
     class Meta:
@@ -90,7 +90,7 @@ class SubscriberFilterForm(FlaskForm):
         return SubscriberStatus(self.status.data) if self.status.data else None
 
 
-class TestSendForm(FlaskForm):
+class TestSendForm(Form):
     email = EmailField(
         _l("Send a test to"),
         validators=[DataRequired(_l("Please enter an email address.")), Length(max=MAX_EMAIL_LENGTH)],
@@ -114,11 +114,11 @@ def _required_address(label, missing) -> URLField:
     )
 
 
-class FeedForm(FlaskForm):
+class FeedForm(Form):
     url = _required_address(_l("Address (URL) of the RSS or Atom feed"), _l("Please enter the feed's address."))
 
 
-class ArticleForm(FlaskForm):
+class ArticleForm(Form):
     title = StringField(
         _l("Title"),
         validators=[

@@ -13,11 +13,12 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from werkzeug.exceptions import Conflict
 
-from .. import consent, embedding, signups
+from .. import embedding, signups, wording
 from ..addresses import MAX_EMAIL_LENGTH, normalise_email
 from ..extensions import db, select_locale, sign_up_limit
-from ..models import ConsentChannel, ConsentText
+from ..models import ConsentChannel
 from ..requestinfo import client_ip, user_agent
+from ..wording import Wording
 from . import errors
 from .base import blueprint
 from .cors import open_to_embedders
@@ -87,7 +88,7 @@ class AcceptedSchema(ma.Schema):
     message = ma.fields.String()
 
 
-def _wording(text: ConsentText) -> dict[str, str]:
+def _wording(text: Wording) -> dict[str, str]:
     with force_locale(text.language):
         button = _("Subscribe")
     return {"version": text.sha256, "text": text.text, "button": button, "language": text.language}
@@ -98,7 +99,7 @@ def _wording(text: ConsentText) -> dict[str, str]:
 @bp.response(200, ConsentTextSchema)
 def consent_text(query):
     """The current consent statement, to be shown above the button it names."""
-    text = consent.text_version(query.get("lang") or select_locale())
+    text = wording.current(query.get("lang") or select_locale())
     db.session.commit()
     return _wording(text)
 

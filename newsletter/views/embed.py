@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_babel import force_locale, get_locale
 
-from .. import consent, embedding, signups
+from .. import embedding, signups, wording
 from ..extensions import csrf, db, sign_up_limit
 from ..forms import EmbeddedSubscribeForm
 from ..models import ConsentChannel
@@ -70,7 +70,7 @@ def _embedders():
 
 def _render_frame(form: EmbeddedSubscribeForm, language: str, status: int = 200, stale: bool = False):
     with force_locale(language):
-        version = consent.text_version(language)
+        version = wording.current(language)
         db.session.commit()
         form.consent_version.data = version.sha256
         form.language.data = language

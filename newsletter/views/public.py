@@ -10,7 +10,7 @@ import json
 from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request
 from flask_babel import force_locale, get_locale
 
-from .. import address_requests, consent, embedding, personal_data, publisher, signups, subscribers, tokens
+from .. import address_requests, consent, embedding, personal_data, publisher, signups, subscribers, tokens, wording
 from .. import preferences as prefs
 from ..extensions import csrf, db, limiter, sign_up_limit
 from ..forms import ActionForm, EmbeddedSubscribeForm, PreferencesLinkForm, SubscribeForm
@@ -34,7 +34,7 @@ def _language() -> str:
 
 
 def _render_form(form: SubscribeForm, status: int = 200):
-    version = consent.text_version(_language())
+    version = wording.current(_language())
     db.session.commit()
     form.consent_version.data = version.sha256
     return render_template("public/subscribe.html", form=form, statement=version.text), status
