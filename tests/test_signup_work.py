@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import pytest
 from babel import support
+from flask_wtf import FlaskForm
 from sqlalchemy import text
 
 from newsletter import consent
 from newsletter.extensions import db
 from newsletter.models import ConsentText
+from newsletter.webforms import Form
 from tests.support.embedding import allow_publisher, api_sign_up, consent_text, plain_form_post
 from tests.support.statements import recorded_statements, writes
 from tests.support.visitor import Visitor, carry_out_requests, hidden_fields
@@ -118,3 +120,14 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
         with db.engine.connect() as connection:
             assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
             assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+
+
+def test_every_form_of_the_service_takes_the_catalogue_loaded_once(app):
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    ours = [form for form in subclasses(FlaskForm) if form.__module__.startswith("newsletter.")]
+    assert len(ours) > 10
+    assert [form.__qualname__ for form in ours if not issubclass(form, Form)] == []

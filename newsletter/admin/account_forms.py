@@ -4,13 +4,13 @@ form that changes something)."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from .. import admins, clock
 from ..addresses import MAX_EMAIL_LENGTH, normalise_email
 from ..models import AdminRole
+from ..webforms import Form
 from .formatting import label
 
 
@@ -18,7 +18,7 @@ def _role_choices() -> list[tuple[str, object]]:
     return [(role.value, label(role)) for role in AdminRole]
 
 
-class InviteForm(FlaskForm):
+class InviteForm(Form):
     email = EmailField(
         _l("Email address"),
         validators=[DataRequired(_l("Please enter an email address.")), Length(max=MAX_EMAIL_LENGTH)],
@@ -36,7 +36,7 @@ class InviteForm(FlaskForm):
             raise ValidationError(_l("This is not a valid email address.")) from exc
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     role = SelectField(_l("Role"))
 
     def __init__(self, *args, **kwargs) -> None:
@@ -44,7 +44,7 @@ class RoleForm(FlaskForm):
         self.role.choices = _role_choices()
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(Form):
     password = PasswordField(
         _l("New password (at least %(length)s characters)", length=admins.MIN_PASSWORD_LENGTH),
         validators=[DataRequired(_l("Please enter a password.")), Length(max=admins.MAX_PASSWORD_LENGTH)],
@@ -55,7 +55,7 @@ class SetPasswordForm(FlaskForm):
     )
 
 
-class CodeForm(FlaskForm):
+class CodeForm(Form):
     code = StringField(
         _l("Code"),
         validators=[DataRequired(_l("Please enter the code.")), Length(max=64)],
@@ -63,7 +63,7 @@ class CodeForm(FlaskForm):
     )
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     """The filter above the audit log; sent by GET, so it changes nothing and needs no CSRF."""
 
     class Meta:
