@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 
-from hypothesis import example, given
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from newsletter.delivery import compose
@@ -57,6 +57,26 @@ def test_the_shared_start_changes_no_byte_of_the_parts(app):
     assert fast.data.replace(boundary(fast), b"B") == slow.data.replace(boundary(slow), b"B")
     assert max(len(line) for line in fast.data.split(b"\r\n")) <= 998
     assert not any(line.startswith(b".") for line in fast.data.split(b"\r\n"))
+
+
+#: Text full of line ends of every kind, dots and non-ASCII.
+_ANY_TEXT = st.lists(st.sampled_from(["a", "ü", " ", ".", "\r", "\n", "\r\n", "\u2028", "€"]), max_size=40).map("".join)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(subject=_ANY_TEXT, text=_ANY_TEXT, html=_ANY_TEXT, header=_ANY_TEXT)
+def test_what_build_message_makes_has_only_crlf_line_ends_as_it_vouches(app, subject, text, html, header):
+    """The SMTP client skips its line-end check for messages :func:`compose.build_message`
+    made (``crlf_only``), so whatever a rendering holds, every CR and LF of the result is a CRLF
+    (or the message is refused for a line break in a header)."""
+    content = compose.Content(subject=subject, text=text, html=html, headers={"X-Test": header})
+    with app.app_context():
+        try:
+            raw = compose.build_message(content, "ann@example.org", date=WHEN)
+        except ValueError:  # a line break in a header value
+            return
+    assert raw.crlf_only
+    assert raw.data.count(b"\r") == raw.data.count(b"\n") == raw.data.count(b"\r\n")
 
 
 def test_a_filled_line_longer_than_the_text_width_is_wrapped_again(app):

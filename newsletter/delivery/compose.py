@@ -241,6 +241,10 @@ class RawMail:
     recipient: str
     message_id: str
     data: bytes
+    #: Every line of ``data`` ends in CRLF and no CR or LF stands alone, as :func:`build_message`
+    #: makes them (header lines checked, bodies in base64): the SMTP client need not look again.
+    #: A message from anywhere else is normalised before it goes.
+    crlf_only: bool = False
 
 
 def render(name: str, locale: str, *, slots: Slots | None = None, **context) -> Content:
@@ -323,7 +327,7 @@ def build_message(content: Content, to: str, *, date: datetime, message_id: str 
             f"\r\n--{boundary}--\r\n".encode(),
         ]
     )
-    return RawMail(sender=address, recipient=to, message_id=message_id, data=head + body)
+    return RawMail(sender=address, recipient=to, message_id=message_id, data=head + body, crlf_only=True)
 
 
 @lru_cache(maxsize=8)

@@ -227,9 +227,9 @@ def personal_values(
 
 
 def _long_date(locale: str, moment: datetime) -> str:
-    """``moment`` as a long date in ``locale``; many readers share dates, so kept on ``g``."""
+    """``moment`` as a long date in ``locale``; many readers share a day, so kept on ``g``."""
     cache: dict[tuple, str] = g.setdefault("long_dates", {})
-    key = (locale, moment)
+    key = (locale, moment.date())  # format_date shows the date alone
     if key not in cache:
         with force_locale(locale):
             cache[key] = format_date(moment, "long")
