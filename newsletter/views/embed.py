@@ -17,7 +17,7 @@ from flask_babel import force_locale, get_locale
 from .. import embedding, signups, wording
 from ..extensions import csrf, db, sign_up_limit
 from ..forms import EmbeddedSubscribeForm
-from ..models import ConsentChannel
+from ..models import ConsentChannel, ConsentText
 from ..requestinfo import client_ip, has_line_breaks, user_agent
 from ..security_headers import frame_ancestors
 from . import widget
@@ -39,7 +39,7 @@ class Outcome:
 
     form: EmbeddedSubscribeForm
     language: str
-    stale: object | None = None
+    stale: ConsentText | None = None
     invalid: bool = False
 
 
@@ -64,10 +64,6 @@ def embedded_sign_up(form: EmbeddedSubscribeForm) -> Outcome:
     return Outcome(form, language, stale=stale)
 
 
-def _embedders():
-    return embedding.allowed_origins()
-
-
 def _render_frame(form: EmbeddedSubscribeForm, language: str, status: int = 200, stale: bool = False):
     with force_locale(language):
         version = wording.current(language)
@@ -81,7 +77,7 @@ def _render_frame(form: EmbeddedSubscribeForm, language: str, status: int = 200,
 
 
 @bp.get("/embed/subscribe")
-@frame_ancestors(_embedders)
+@frame_ancestors(embedding.allowed_origins)
 def frame():
     """The form alone, for an iframe on the publisher's page (``?lang=en``, ``?source=<page>``)."""
     form = EmbeddedSubscribeForm(formdata=None)
@@ -90,7 +86,7 @@ def frame():
 
 
 @bp.post("/embed/subscribe")
-@frame_ancestors(_embedders)
+@frame_ancestors(embedding.allowed_origins)
 @sign_up_limit
 def frame_subscribe():
     if embedding.request_origin() not in embedding.own_origins():
