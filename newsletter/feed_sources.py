@@ -100,7 +100,8 @@ def request_poll(feed: Feed) -> None:
 def take_requests() -> list[str]:
     """The feeds whose poll was asked for, oldest request first, their requests cleared.
 
-    Two workers taking the same request poll the feed twice, which imports nothing twice."""
+    Two workers taking the same request poll the feed twice, which imports nothing twice; a
+    worker stopped before it polled loses the request, and the regular poll makes up for it."""
     urls = list(
         db.session.execute(
             select(Feed.url)

@@ -48,7 +48,7 @@ def test_healthz_answers_200_with_the_age_of_the_oldest_due_mail(app, client, cl
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_healthz_is_503_when_the_database_refuses_connections(config, clock, tmp_path, caplog):
+def test_healthz_and_metrics_are_503_when_the_database_refuses_connections(config, clock, tmp_path, caplog):
     # A PostgreSQL server that is gone: nothing listens on the port, the connection is refused.
     config.update(SQLALCHEMY_DATABASE_URI=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/gone")
     app = create_app(config, clock_=clock, instance_path=str(tmp_path / "instance"))
@@ -58,6 +58,10 @@ def test_healthz_is_503_when_the_database_refuses_connections(config, clock, tmp
     assert response.json == {"status": "unavailable", "database": "unreachable"}
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "health check: the database does not answer (OperationalError)" in caplog.text
+    app.config["METRICS_TOKEN"] = TOKEN  # /metrics, asked then, says so too (no 500)
+    metrics = app.test_client().get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert metrics.status_code == 503
+    assert metrics.json == {"error": "the database does not answer"}
     with app.app_context():
         db.engine.dispose()
 
