@@ -305,13 +305,30 @@ _UPDATE_FROM_JSON = (
 
 def _update_parameters(outcomes: list[Outcome], handovers: Collection[int] = ()) -> dict[str, str]:
     """The parameters of :data:`_UPDATE_FROM_JSON`: every outcome's values as one JSON
-    document, so the driver passes one string instead of adapting a parameter per value."""
-    rows = [_values(outcome) | {"id": outcome.delivery_id} for outcome in outcomes]
-    for row, outcome in zip(rows, outcomes, strict=True):
+    document, so the driver passes one string instead of adapting a parameter per value.
+
+    A sender stores an outcome for every mail, waiting for it before the next hand-over, so
+    the rows are built here directly (one dict each, the time asked once per batch)."""
+    now = _json_value(clock.now())
+    rows = []
+    for outcome in outcomes:
+        row: dict[str, Any] = {"id": outcome.delivery_id, "status": outcome.status.value}
+        if outcome.attempts is not None:
+            row["attempts"] = outcome.attempts
+        if outcome.reply is not None:
+            row["last_reply"] = outcome.reply[:512]
+        if outcome.next_attempt_at is not None:
+            row["next_attempt_at"] = _json_value(outcome.next_attempt_at)
+        if outcome.status is DeliveryStatus.SENT:
+            row.update(sent_at=now, message_id=outcome.message_id, sent_text=outcome.sent_text)
         if outcome.handovers:
             row["handovers"] = outcome.handovers
-    document = json.dumps([{key: _json_value(value) for key, value in row.items()} for row in rows])
-    return {"outcomes": document, "ids": _array(row["id"] for row in rows), "handovers": _array(handovers)}
+        rows.append(row)
+    return {
+        "outcomes": json.dumps(rows),
+        "ids": _array(outcome.delivery_id for outcome in outcomes),
+        "handovers": _array(handovers),
+    }
 
 
 def _array(ids) -> str:
