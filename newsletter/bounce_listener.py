@@ -26,6 +26,10 @@ from .settings import listen_address
 logger = logging.getLogger(__name__)
 
 
+class ListenError(RuntimeError):
+    """The listener could not start; the message says where and why."""
+
+
 class _ReportHandler:
     def __init__(self, app: Flask) -> None:
         self._app = app
@@ -72,6 +76,10 @@ def start(app: Flask) -> Controller:
         server_hostname=host,
         ident="newsletter bounce listener",
     )
-    controller.start()
+    try:
+        controller.start()
+    except (OSError, RuntimeError) as exc:  # the port is taken, the host not ours, …
+        controller.loop.close()  # the controller made it; nothing else will close it
+        raise ListenError(f"BOUNCE_SMTP_LISTEN {host}:{port}: cannot listen there: {exc}") from None
     logger.info("bounce listener on %s:%s", host, port)
     return controller

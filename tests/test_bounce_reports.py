@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import smtplib
+import socket
 
 import pytest
 from sqlalchemy import select
@@ -315,3 +316,12 @@ def test_reports_are_emptied_ninety_days_after_processing(app, listener, runner,
         kept = db.session.get(BounceReport, report.id)
         assert (kept.raw, kept.recipients, kept.kind) == (b"", [], ReportKind.AUTO_REPLY)
         assert "nothing changed" in kept.note
+
+
+def test_the_worker_says_clearly_when_it_cannot_listen(app, report_config, runner):
+    host, port = report_config["BOUNCE_SMTP_LISTEN"].rsplit(":", 1)
+    with socket.create_server((host, int(port))):  # somebody else has the port
+        result = runner.invoke(args=["worker"])
+    assert result.exit_code == 1
+    assert f"BOUNCE_SMTP_LISTEN {host}:{port}: cannot listen there" in result.output
+    assert "Traceback" not in result.output

@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .. import scheduler
+from .. import bounce_listener, scheduler
 
 
 @click.command("worker")
@@ -21,7 +21,10 @@ def worker() -> None:
     # The app and its modules live as long as the process: the garbage collector need not
     # walk them again at every full collection while mail goes out, nor at exit.
     gc.freeze()
-    scheduler.run_worker(current_app._get_current_object())
+    try:
+        scheduler.run_worker(current_app._get_current_object())
+    except bounce_listener.ListenError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 COMMANDS = [worker]
