@@ -343,17 +343,20 @@ def _encoded(name: str, value: str) -> str:
     if value.isascii() and (len(name) + 2 + len(value) <= _FOLD_AT or " " not in value):
         return value
     folded = _FOLDING.header_factory(name, value).fold(policy=_FOLDING)
-    return folded[len(name) + 1 :].strip().replace("\r\n", "\n")
+    value = folded[len(name) + 1 :].rstrip("\r\n").replace("\r\n", "\n")
+    # The folding may break right after the colon (the value does not fit beside the name):
+    # that break is kept, as a value starting with "\n ".
+    return value if value.startswith("\n") else value.removeprefix(" ")
 
 
 @lru_cache(maxsize=1024)  # most header lines are the same in every mail of a send
 def _header_line(name: str, value: str) -> str:
-    lines = value.split("\n")  # Header.encode() folds with "\n " continuation lines
+    lines = value.split("\n")  # folded values continue with "\n " lines
     if "\r" in value or any(not line.startswith((" ", "\t")) for line in lines[1:]):
         raise ValueError(f"line break in the {name} header")
     if len(name) + 2 + max(len(line) for line in lines) > _MAX_LINE:
         raise ValueError(f"the {name} header is longer than {_MAX_LINE} characters")
-    return f"{name}: " + "\r\n".join(lines)
+    return (f"{name}:" if value.startswith("\n") else f"{name}: ") + "\r\n".join(lines)
 
 
 #: The parts' headers; the text is format=flowed (see :func:`_rewrap`).
