@@ -10,8 +10,18 @@ import pytest
 
 from newsletter import admins
 from newsletter.admin import roles
+from newsletter.delivery import queue
 from newsletter.extensions import db
-from newsletter.models import AdminRole, AdminUser, Delivery, DeliveryStatus, MailKind
+from newsletter.models import (
+    AdminRole,
+    AdminUser,
+    Delivery,
+    DeliveryStatus,
+    Digest,
+    DigestTrigger,
+    MailKind,
+    Subscriber,
+)
 from tests.support.admin import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -67,7 +77,7 @@ def editor_client(app, client):
     return client
 
 
-def test_an_editor_gets_403_on_everything_for_admins_only_and_opens_the_rest(app, editor_client):
+def test_an_editor_gets_403_on_everything_for_admins_only_and_opens_the_rest(app, editor_client, clock):
     with app.app_context():
         anna = add_subscriber("anna@example.org")
         db.session.commit()
@@ -94,6 +104,21 @@ def test_an_editor_gets_403_on_everything_for_admins_only_and_opens_the_rest(app
     assert "/admin/articles" in dashboard and "/admin/digests" in dashboard
     assert 'href="/admin/subscribers"' not in dashboard and 'href="/admin/admins"' not in dashboard
     assert editor_client.get(f"/admin/subscribers/{anna_id}").status_code == 403
+    # A digest's failed mails name no subscriber to an editor; an admin sees the address.
+    with app.app_context():
+        issue = Digest(created_at=clock.now(), trigger=DigestTrigger.ADMIN, subject="Neu", recipient_count=1)
+        db.session.add(issue)
+        db.session.flush()
+        failed = queue.enqueue(MailKind.DIGEST, db.session.get(Subscriber, anna_id), digest_id=issue.id)
+        failed.status, failed.last_reply = DeliveryStatus.FAILED, "550 5.1.1 no such user"
+        db.session.commit()
+        issue_id = issue.id
+    detail = editor_client.get(f"/admin/digests/{issue_id}").get_data(as_text=True)
+    assert "550 5.1.1" in detail and "anna@example.org" not in detail
+    create_admin(app)
+    boss = app.test_client()
+    sign_in(boss)
+    assert "anna@example.org" in boss.get(f"/admin/digests/{issue_id}").get_data(as_text=True)
     with app.app_context():  # the withdrawal POST above changed nothing
         assert db.session.get(type(anna), anna_id).status.value == "confirmed"
 
