@@ -53,6 +53,44 @@ def drop_database() -> None:
     admin.dispose()
 
 
+def fill_postgresql(rows: int) -> None:
+    """The same rows as :func:`fill`, made by PostgreSQL itself (minutes faster at 150k)."""
+    from newsletter.extensions import db
+
+    db.session.execute(
+        db.text(
+            """
+            INSERT INTO subscriber (email, status, locale, confirm_nonce, access_nonce, created_at,
+                                    bounce_count, source, evidence_head)
+            SELECT names[n % 10 + 1] || CASE WHEN n % 500 = 7 THEN '.mueller' ELSE '.' END || n
+                       || '@example' || (n % 97) || '.org',
+                   CASE WHEN n % 5 = 0 THEN 'confirmed' ELSE statuses[n % 10 + 1] END,
+                   'de', 'n' || n, 'a' || n, timestamp '2025-01-01' + n * interval '1 minute', 0,
+                   CASE WHEN n % 5 = 0 THEN sources[n % 4 + 1] END, ''
+            FROM generate_series(0, :rows - 1) AS n,
+                 (SELECT ARRAY['anna','bert','carla','dora','emil','frida','gustav','hanna','ida','jan'] AS names,
+                         ARRAY['confirmed','confirmed','confirmed','confirmed','confirmed','confirmed',
+                               'pending','withdrawn','suspended','confirmed'] AS statuses,
+                         ARRAY['messe','shop','mailchimp','listmonk'] AS sources) AS choices
+            ORDER BY n
+            """
+        ),
+        {"rows": rows},
+    )
+    db.session.execute(
+        db.text(
+            """
+            INSERT INTO consent_event (subscriber_id, type, at, channel, detail, personal_digest, prev_hash, hash)
+            SELECT id, 'imported', timestamp '2025-01-01', 'import',
+                   '{"consented_at": "2019-05-04T10:00:00+00:00", "source": "messe"}'::json,
+                   repeat('0', 64), '', repeat('0', 64)
+            FROM subscriber WHERE source IS NOT NULL
+            """
+        )
+    )
+    db.session.commit()
+
+
 def fill(rows: int) -> None:
     from sqlalchemy import insert, select
 
@@ -147,14 +185,14 @@ def main() -> None:
         with app.app_context():
             db.create_all()
             began = time.perf_counter()
-            fill(args.rows)
+            (fill_postgresql if args.database == "postgresql" else fill)(args.rows)
             print(
                 f"{args.rows} subscribers in {args.database}: filled in {time.perf_counter() - began:.1f} s"
             )
-            if args.database == "postgresql":
-                db.session.execute(db.text("ANALYZE subscriber"))
-                db.session.execute(db.text("ANALYZE consent_event"))
-                db.session.commit()
+            if args.database == "postgresql":  # as autovacuum leaves the tables after a bulk load
+                with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                    connection.execute(db.text("VACUUM ANALYZE subscriber"))
+                    connection.execute(db.text("VACUUM ANALYZE consent_event"))
             deep = db.session.execute(
                 db.text("SELECT id FROM subscriber ORDER BY id LIMIT 1 OFFSET 100")
             ).scalar()

@@ -10,9 +10,10 @@ import pyotp
 import pytest
 
 from newsletter.extensions import db
-from tests.support.admin import ADMIN_EMAIL, ADMIN_PASSWORD, create_admin
+from tests.support.admin import ADMIN_EMAIL, ADMIN_PASSWORD, create_admin, post, sign_in
 from tests.support.browser import DESKTOP_VIEWPORT, PHONE_VIEWPORT, shoot_whole_page
 from tests.support.factories import add_subscriber
+from tests.support.flows import drain
 
 pytestmark = pytest.mark.browser
 
@@ -103,3 +104,19 @@ def test_subscribers_team_and_audit_pages_fit_a_phone(app, open_page, runner, tm
     page.goto("/admin/subscribers?q=mueller")
     assert page.locator("table.subscribers tbody tr").count() == 3
     assert "importiert" in page.locator("table.subscribers tbody").inner_text()
+
+
+@pytest.mark.parametrize("width", [320, 1280])
+def test_the_invitation_mail_reads_well_narrow_and_wide(app, client, outbox, new_page, width):
+    create_admin(app)
+    sign_in(client)
+    post(client, "/admin/admins/invite", {"email": "neu@example.org", "role": "editor"}, form_page="/admin/admins")
+    drain(app)
+    [message] = outbox
+    html = message.get_body(("html",)).get_content()
+    assert "/admin/set-password/" in message.get_body(("plain",)).get_content()
+    page = new_page("de-DE", viewport={"width": width, "height": 700})
+    page.set_content(html)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page.get_by_role("link", name="Passwort wählen").is_visible()
+    shoot_whole_page(page, f"team-invitation-mail-{width}")

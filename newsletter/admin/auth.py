@@ -5,6 +5,10 @@ one client; a client that has not been failing always gets in with the right pas
 admin session lives on the server (:mod:`newsletter.adminsessions`): the cookie carries only its
 random id, so signing out, a new password, idleness and age end it for every copy of the cookie.
 The answer to a failed sign-in is the same whether or not the address belongs to an admin.
+
+With two-factor sign-in on (:mod:`newsletter.two_factor`), the right password leads to a
+second step that asks for a code (:func:`login_code`); only then does the session start. An
+invited admin chooses a password through the invitation's link (:func:`set_password`).
 """
 
 from __future__ import annotations
