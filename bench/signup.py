@@ -19,12 +19,13 @@ workers together, from /proc.
 With ``--peer DIR`` (``../shared/peers/django_newsletter``, its venv by ``--peer-python``)
 each round runs the peer's ``bench_signup.py`` for the same phases first, then ours, and the
 table ends with our rate as a multiple of the peer's. ``--root DIR`` measures the code of
-another checkout (a git worktree of an older commit) with this script.
+another checkout (a git worktree of an older commit) with this script; with several, they
+take turns in every round too (before and after under the same load).
 
     .venv/bin/python bench/signup.py                                  # 3 rounds, 20 s phases
     .venv/bin/python bench/signup.py --runs 1 --duration 3 --slow-duration 3 --subscribers 1000
     .venv/bin/python bench/signup.py --peer ../shared/peers/django_newsletter --peer-python /tmp/dn-venv/bin/python
-    .venv/bin/python bench/signup.py --root /tmp/before --databases sqlite
+    .venv/bin/python bench/signup.py --root /tmp/before . --databases sqlite
 
 PostgreSQL databases ``bench_<pid>_signup`` are made on the server of BENCH_PG_ADMIN_URI (see
 send_digest.py). Never part of the test suite.
@@ -120,13 +121,13 @@ class PeakRss(threading.Thread):
 class Service:
     """Our service on one database: prepared once, started per phase as production runs it."""
 
-    def __init__(self, args, kind: str, folder: Path):
-        self.args, self.kind, self.folder = args, kind, folder
-        self.database_name = f"{args.pg_database}_{kind}"
+    def __init__(self, args, root: Path, kind: str, folder: Path, label: str):
+        self.args, self.root, self.kind, self.folder, self.label = args, root, kind, folder, label
+        self.database_name = f"{args.pg_database}_{folder.name}"
         self.uri = fresh_database(kind, self.database_name, folder)
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("NEWSLETTER_", "FLASK_"))},
-            "PYTHONPATH": str(args.root),
+            "PYTHONPATH": str(root),
             "NEWSLETTER_SECRET_KEY": "bench-secret-key-bench-secret-key",
             "NEWSLETTER_INSTANCE_PATH": str(folder / "instance"),
             "NEWSLETTER_SQLALCHEMY_DATABASE_URI": self.uri,
@@ -143,7 +144,7 @@ class Service:
         self.processes: list[subprocess.Popen] = []
 
     def flask(self, *args: str) -> str:
-        result = subprocess.run([PYTHON, "-m", "flask", "--app", "wsgi", *args], cwd=self.args.root,
+        result = subprocess.run([PYTHON, "-m", "flask", "--app", "wsgi", *args], cwd=self.root,
                                 env=self.env, capture_output=True, text=True)
         if result.returncode:
             raise SystemExit(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -159,7 +160,7 @@ class Service:
                     "--bind", f"127.0.0.1:{http_port}", "--log-level", "warning", "wsgi:app"]
         log = (self.folder / "service.log").open("ab")
         for command in (sink, [PYTHON, "-m", "flask", "--app", "wsgi", "worker"], gunicorn):
-            self.processes.append(subprocess.Popen(command, cwd=self.args.root, env=env, stdout=log, stderr=log))
+            self.processes.append(subprocess.Popen(command, cwd=self.root, env=env, stdout=log, stderr=log))
         for _ in range(600):
             try:
                 connection = http.client.HTTPConnection("127.0.0.1", http_port, timeout=2)
@@ -253,7 +254,7 @@ def measure_ours(args, service: Service, phase: str, round_: int) -> Result:
     finally:
         rss = sampler.stop()
         service.stop()
-    return Result(service.kind, phase, round_, figures["req_per_s"], figures["p50_ms"], figures["p99_ms"],
+    return Result(service.label, phase, round_, figures["req_per_s"], figures["p50_ms"], figures["p99_ms"],
                   rss, checked)
 
 
@@ -281,11 +282,11 @@ def measure_peer(args, round_: int, folder: Path) -> list[Result]:
 
 
 def report(args, results: list[Result]) -> None:
-    targets = (["peer"] if args.peer else []) + args.databases
+    targets = (["peer"] if args.peer else []) + list(dict.fromkeys(r.target for r in results if r.target != "peer"))
     print(f"\nmedians of {args.runs} round(s); wrk -t1 -c{args.connections}, {args.duration} s "
           f"({args.slow_duration} s post-slow); gunicorn {args.workers} × {args.worker_class}"
           f" (threads {args.threads}){', no keep-alive' if args.close else ''}; {args.subscribers} subscribers;"
-          f" code: {args.root}")
+          f" code: {', '.join(map(str, args.root))}")
     print("| target | phase | req/s (runs) | p50 ms | p99 ms | peak RSS MiB | × peer | check |")
     print("|---|---|---|---|---|---|---|---|")
     for target in targets:
@@ -317,13 +318,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--close", action="store_true",
                         help="a new connection per request (as from a proxy without upstream keep-alive)")
-    parser.add_argument("--root", type=Path, default=HERE.parent, help="the checkout whose code is measured")
+    parser.add_argument("--root", type=Path, nargs="+", default=[HERE.parent],
+                        help="the checkouts whose code is measured; several take turns in every round")
     parser.add_argument("--pg-database", default=f"bench_{os.getpid()}_signup",
                         help="name of the PostgreSQL database made (and dropped) for the run")
     parser.add_argument("--peer", type=Path, help="the peer's harness (…/peers/django_newsletter)")
     parser.add_argument("--peer-python", type=Path, help="the python of the peer's venv (its setup.sh)")
     args = parser.parse_args()
-    args.root = args.root.resolve()
+    args.root = [root.resolve() for root in args.root]
     if args.peer and not args.peer_python:
         parser.error("--peer needs --peer-python")
     results: list[Result] = []
@@ -331,9 +333,11 @@ def main() -> None:
         folder = Path(tmp)
         services = {}
         try:
-            for kind in args.databases:
-                (folder / kind).mkdir()
-                services[kind] = Service(args, kind, folder / kind)
+            for number, root in enumerate(args.root):
+                for kind in args.databases:
+                    label = kind if len(args.root) == 1 else f"{root.name}/{kind}"
+                    (folder / f"{kind}{number}").mkdir()
+                    services[label] = Service(args, root, kind, folder / f"{kind}{number}", label)
             for round_ in range(1, args.runs + 1):
                 if args.peer:
                     for item in measure_peer(args, round_, folder):
