@@ -119,4 +119,5 @@ def test_the_invitation_mail_reads_well_narrow_and_wide(app, client, outbox, new
     page.set_content(html)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert page.get_by_role("link", name="Passwort wählen").is_visible()
+    assert page.locator("td.button-cell a.button").count() == 1  # the layout's button, in the accent colour
     shoot_whole_page(page, f"team-invitation-mail-{width}")
