@@ -102,6 +102,11 @@ class Config:
     #: Let feed fetching reach loopback, private and link-local addresses (redirects included).
     #: Off, such a feed is refused: a feed URL must not become a way into this machine's network.
     FEED_ALLOW_PRIVATE_NETWORKS = False
+    #: Let webhooks reach loopback, private and link-local addresses (a CRM on the office
+    #: network). Off, such a webhook URL is refused when added and again at every delivery.
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    #: Seconds one webhook POST may take, connecting and the answer included.
+    WEBHOOK_TIMEOUT_SECONDS = 10
     #: Origins (``https://www.example.de``, a port where it is not the default) whose pages
     #: may carry the sign-up: the widget, the iframe and the plain form (SPEC §8). None by default.
     EMBED_ORIGINS: list[str] = []
@@ -133,6 +138,8 @@ class Config:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_SUBSCRIBE = "5 per minute; 30 per hour"
     RATELIMIT_TOKEN_PAGES = "30 per minute"
+    #: Requests per admin API token (SPEC §9); 429 past it.
+    RATELIMIT_API_TOKEN = "600 per minute"
     #: The admin login throttle (kept in the database, on even with RATELIMIT_ENABLED false):
     #: failed sign-ins allowed per client (IPv4 address, IPv6 /64) and per address from one
     #: client; past them that client gets 429 until the window has passed. Once an address has

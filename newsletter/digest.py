@@ -34,6 +34,7 @@ from .models import (
     Subscriber,
     SubscriberStatus,
 )
+from .webhooks import events
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,10 @@ def build_digest(
     digest.recipient_count = _queue_deliveries(digest.id, now)
     savepoint.commit()
     db.session.flush()
+    events.emit(
+        events.DIGEST_SENT,
+        {"id": digest.id, "subject": digest.subject, "articles": claimed, "recipients": digest.recipient_count},
+    )
     logger.info(
         "digest %r (%s): %r articles queued for %r subscribers",
         digest.id,

@@ -441,19 +441,7 @@ class _WebRedirects(urllib.request.HTTPRedirectHandler):
 
 
 def _opener(limits: webclient.Limits) -> urllib.request.OpenerDirector:
-    """An opener that speaks http and https only (no file:, ftp: or data: handlers), connects
-    as ``limits`` allow, and through no proxy."""
-    opener = urllib.request.OpenerDirector()
-    for handler in (
-        urllib.request.UnknownHandler(),
-        webclient.HTTPHandler(limits),
-        webclient.HTTPSHandler(limits),
-        urllib.request.HTTPDefaultErrorHandler(),
-        _WebRedirects(),
-        urllib.request.HTTPErrorProcessor(),
-    ):
-        opener.add_handler(handler)
-    return opener
+    return webclient.opener(limits, _WebRedirects())
 
 
 def _read(response, max_bytes: int) -> bytes:

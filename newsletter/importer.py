@@ -29,7 +29,8 @@ from .addresses import normalise_email
 from .csvlayout import unneutralise
 from .extensions import db
 from .import_columns import LEFT_OUT, STATUS
-from .models import ConsentChannel, Subscriber
+from .models import ConsentChannel, Subscriber, SubscriberStatus
+from .webhooks import events
 
 BATCH_SIZE = 1000
 
@@ -90,6 +91,19 @@ def import_rows(
             db.session.commit()
         if on_batch:
             on_batch(report)
+    return report
+
+
+def import_one(values: dict[str, str | None]) -> ImportReport:
+    """One row given otherwise than in a file (the API's ``POST /subscribers`` with evidence),
+    imported by the same rules as a CSV row. Flushes, never commits.
+
+    :raises ValueError: what is wrong with the row, as a CSV import reports it.
+    """
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    row = _parse_row(0, values, zone, clock.now() + timedelta(days=1))
+    report = ImportReport()
+    _import_batch([row], report)
     return report
 
 
@@ -211,3 +225,13 @@ def _import_confirmed(rows: list[_Row], report: ImportReport) -> None:
         for row in rows
     ])
     report.confirmed += len(rows)
+    if rows:
+        _emit_confirmed([row.email for row in rows])
+
+
+def _emit_confirmed(emails: list[str]) -> None:
+    imported = db.session.execute(select(Subscriber.id, Subscriber.email).where(Subscriber.email.in_(emails)))
+    events.emit_many(
+        events.CONFIRMED,
+        [(events.subscriber_data(id, email, SubscriberStatus.CONFIRMED), id) for id, email in imported],
+    )

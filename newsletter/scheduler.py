@@ -25,6 +25,7 @@ from .crontab import cron_trigger, latest_due
 from .delivery import sender
 from .extensions import db
 from .models import DigestTrigger, JobRun
+from .webhooks import sending
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ SEND_JOB = "send-mail"
 FEEDS_JOB = "poll-feeds"
 FEED_REQUESTS_JOB = "poll-feeds-now"
 BOUNCES_JOB = "process-bounces"
+WEBHOOKS_JOB = "send-webhooks"
 DIGEST_JOB = "digest"
 
 def run_due_digest(now: datetime) -> bool:
@@ -207,6 +209,7 @@ def add_jobs(app: Flask, scheduler: BaseScheduler) -> None:
 
     every_round = {"trigger": "interval", "seconds": app.config["SEND_INTERVAL_SECONDS"]}
     add(SEND_JOB, send_mail, **every_round)
+    add(WEBHOOKS_JOB, send_webhooks, **every_round)
     add(FEED_REQUESTS_JOB, poll_requested_feeds, **every_round)
     if app.config["BOUNCE_SMTP_LISTEN"]:
         add(BOUNCES_JOB, process_bounces, **every_round)
@@ -229,6 +232,11 @@ def add_jobs(app: Flask, scheduler: BaseScheduler) -> None:
         next_run_time=clock.Clock().now(),  # catch up a day missed during downtime
         misfire_grace_time=None,
     )
+
+
+def send_webhooks() -> str | None:
+    attempts = sending.deliver_due()
+    return f"{attempts} webhook attempts" if attempts else None
 
 
 def process_bounces() -> str | None:

@@ -48,6 +48,8 @@ _TYPED_KEYS: dict[str, tuple[type, ...]] = {
     "FEED_TIMEOUT_SECONDS": (int, float),
     "FEED_MAX_BYTES": (int,),
     "FEED_ALLOW_PRIVATE_NETWORKS": (bool,),
+    "WEBHOOK_ALLOW_PRIVATE_NETWORKS": (bool,),
+    "WEBHOOK_TIMEOUT_SECONDS": (int, float),
     "FEED_BACKLOG_DAYS": (int, float),
     "DIGEST_MAX_ARTICLES": (int,),
     "EMBEDDED_WORKER": (bool, type(None)),
@@ -77,7 +79,7 @@ _TYPED_KEYS: dict[str, tuple[type, ...]] = {
 _POSITIVE_KEYS = (
     "SOFT_BOUNCE_LIMIT", "SOFT_BOUNCE_WINDOW_DAYS", "BOUNCE_MAX_BYTES",
     "FEED_POLL_MINUTES", "FEED_TIMEOUT_SECONDS", "FEED_MAX_BYTES", "ADMIN_SESSION_IDLE_MINUTES",
-    "DIGEST_MAX_ARTICLES",
+    "DIGEST_MAX_ARTICLES", "WEBHOOK_TIMEOUT_SECONDS",
 )
 
 #: Limits given as text ("10 per 15 minutes") that the service counts itself.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, select, update
@@ -29,6 +30,7 @@ from .models import (
     SubscriberStatus,
 )
 from .models.subscriber import new_nonce
+from .webhooks import events
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +54,13 @@ def request_subscription(
     channel: ConsentChannel = ConsentChannel.FORM,
     at: datetime | None = None,
     source_url: str | None = None,
+    source: str | None = None,
 ) -> None:
     """Record a sign-up request for ``email`` (made at ``at``, default now) and queue its
     double-opt-in mail.
+
+    :param source_url, source: noted in the evidence: the page the reader was on (SPEC §8), who
+        made the request (the admin API's token name).
 
     Confirmed addresses are left as they are; an address that already had
     DOI_MAX_PER_ADDRESS confirmation mails in the last 24 hours gets nothing more, however
@@ -72,10 +78,11 @@ def request_subscription(
         subscriber = _new_subscriber(email, locale)
     subscriber.locale = locale
     subscriber.confirm_nonce = new_nonce()  # the newest mail's link is the one that works
-    detail = {"source_url": source_url} if source_url else None
+    detail = {key: value for key, value in (("source_url", source_url), ("source", source)) if value} or None
     consent.record(
         subscriber, ConsentEventType.REQUESTED, channel, text=text, ip=ip, user_agent=user_agent, at=at, detail=detail
     )
+    _emit(events.REQUESTED, subscriber)
     queue.enqueue(
         MailKind.CONFIRM,
         subscriber,
@@ -105,6 +112,13 @@ def confirm(subscriber: Subscriber, *, ip: str | None, user_agent: str | None) -
     subscriber.bounce_count = 0
     subscriber.confirm_nonce = new_nonce()
     suppression.lift(subscriber.email)  # a new double opt-in is the one way off the list
+    _emit(events.CONFIRMED, subscriber)
+
+
+def _emit(type: str, subscriber: Subscriber) -> None:
+    events.emit(
+        type, events.subscriber_data(subscriber.id, subscriber.email, subscriber.status), subscriber_id=subscriber.id
+    )
 
 
 def _last_requested_text(subscriber: Subscriber) -> ConsentText | None:
@@ -114,16 +128,17 @@ def _last_requested_text(subscriber: Subscriber) -> ConsentText | None:
     return None
 
 
-def withdraw(subscriber: Subscriber, channel: ConsentChannel) -> bool:
+def withdraw(subscriber: Subscriber, channel: ConsentChannel, *, detail: dict[str, Any] | None = None) -> bool:
     """Withdraw consent and cancel waiting mail; False (and nothing recorded) if not subscribed."""
     # Lock first: of two withdrawals at once (a double click, a provider's repeated one-click
     # POST) the second sees the first one's result and records nothing.
     db.session.refresh(subscriber, with_for_update=True)
     if subscriber.status not in (SubscriberStatus.CONFIRMED, SubscriberStatus.SUSPENDED, SubscriberStatus.PENDING):
         return False
-    consent.record(subscriber, ConsentEventType.WITHDRAWN, channel)
+    consent.record(subscriber, ConsentEventType.WITHDRAWN, channel, detail=detail)
     subscriber.confirm_nonce = new_nonce()
     queue.cancel_open(subscriber)
+    _emit(events.WITHDRAWN, subscriber)
     return True
 
 
@@ -131,7 +146,7 @@ def withdraw(subscriber: Subscriber, channel: ConsentChannel) -> bool:
 _SUPPRESSION_REASON = {ConsentChannel.RETENTION: "retention"}
 
 
-def erase(subscriber: Subscriber, channel: ConsentChannel) -> bool:
+def erase(subscriber: Subscriber, channel: ConsentChannel, *, detail: dict[str, Any] | None = None) -> bool:
     """Erase the subscriber's personal data (SPEC §7, ARCHITECTURE §9.4); False if already erased.
 
     Records ``erased``, scrubs address, IP addresses and user agents from the subscriber and
@@ -146,7 +161,7 @@ def erase(subscriber: Subscriber, channel: ConsentChannel) -> bool:
     if subscriber.status is SubscriberStatus.ERASED:
         return False
     email = subscriber.email
-    consent.record(subscriber, ConsentEventType.ERASED, channel)
+    consent.record(subscriber, ConsentEventType.ERASED, channel, detail=detail)
     for event in consent.history(subscriber):
         consent.scrub_personal(event)
     subscriber.email = None
@@ -154,6 +169,8 @@ def erase(subscriber: Subscriber, channel: ConsentChannel) -> bool:
     subscriber.access_nonce = new_nonce()
     queue.cancel_open(subscriber)
     _forget_delivery_contents(subscriber)
+    events.forget_subscriber(subscriber.id)  # the address leaves the events not yet sent too
+    _emit(events.ERASED, subscriber)
     if email is not None:
         # Requests made before the erasure and not yet carried out go with it.
         db.session.execute(delete(AddressRequest).where(AddressRequest.email == email))

@@ -187,6 +187,22 @@ class Limits:
             raise
 
 
+def opener(limits: Limits, *handlers: urllib.request.BaseHandler) -> urllib.request.OpenerDirector:
+    """An opener that speaks http and https only (no file:, ftp: or data: handlers), connects
+    as ``limits`` allow, through no proxy, and follows redirects only with a handler given."""
+    director = urllib.request.OpenerDirector()
+    for handler in (
+        urllib.request.UnknownHandler(),
+        HTTPHandler(limits),
+        HTTPSHandler(limits),
+        urllib.request.HTTPDefaultErrorHandler(),
+        *handlers,
+        urllib.request.HTTPErrorProcessor(),
+    ):
+        director.add_handler(handler)
+    return director
+
+
 class HTTPHandler(urllib.request.HTTPHandler):
     """urllib's http handler, connecting as ``limits`` allow."""
 

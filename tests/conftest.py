@@ -66,6 +66,8 @@ def config(tmp_path, database_uri) -> dict:
         "WTF_CSRF_ENABLED": True,
         # feeds in tests come from http_server on loopback; tests of the refusal turn this off
         "FEED_ALLOW_PRIVATE_NETWORKS": True,
+        # webhook receivers in tests are http_server on loopback too
+        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": True,
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import public
+from . import articles, auth, digests, docs, public, subscribers
 from .base import SETTINGS, Api
 
 
@@ -18,5 +18,9 @@ def init_app(app: Flask) -> Api:
         app.config.setdefault(key, value)
     api = Api(app)
     api.register_blueprint(public.bp)
+    api.spec.components.security_scheme(auth.SCHEME, auth.SCHEME_SPEC)
+    for module in (subscribers, articles, digests):
+        api.register_blueprint(module.bp)
+    docs.init_app(app, api)
     app.extensions["newsletter_api"] = api
     return api

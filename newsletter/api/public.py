@@ -14,7 +14,6 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import Conflict
 
 from .. import embedding, signups, wording
-from ..addresses import MAX_EMAIL_LENGTH, normalise_email
 from ..extensions import db, select_locale, sign_up_limit
 from ..models import ConsentChannel
 from ..requestinfo import client_ip, user_agent
@@ -22,6 +21,7 @@ from ..wording import Wording
 from . import errors
 from .base import blueprint
 from .cors import open_to_embedders
+from .fields import Email
 
 bp = blueprint("api_public", __name__, "Sign-up from the publisher's own pages: no token, CORS for EMBED_ORIGINS")
 open_to_embedders(bp)
@@ -45,19 +45,6 @@ class ConsentTextSchema(ma.Schema):
 
 class ConflictSchema(errors.ErrorSchema):
     consent = ma.fields.Nested(ConsentTextSchema, metadata={"description": "The current wording, to show"})
-
-
-class Email(ma.fields.String):
-    """An email address, normalised as everywhere (:func:`newsletter.addresses.normalise_email`)."""
-
-    def _deserialize(self, value, attr, data, **kwargs) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if len(text) > MAX_EMAIL_LENGTH:
-            raise ma.ValidationError(f"Longer than {MAX_EMAIL_LENGTH} characters.")
-        try:
-            return normalise_email(text)
-        except ValueError as exc:
-            raise ma.ValidationError("Not a valid email address.") from exc
 
 
 class SubscriptionSchema(ma.Schema):

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, func, select
 
 from .. import clock
 from ..models import BounceEvent, BounceKind, Delivery, Subscriber, SubscriberStatus
+from ..webhooks import events
 from . import replies
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ def record(
             kind=kind, at=now, status=status, detail=replies.printable(detail, 500) if detail else None,
         )
     )
+    if kind in (BounceKind.HARD, BounceKind.SOFT):
+        _emit(events.BOUNCED, subscriber_id, connection, kind=str(kind), bounce_status=status)
     config = current_app.config
     if kind is BounceKind.HARD:
         connection.execute(
@@ -82,7 +85,16 @@ def record(
     suspended = connection.execute(suspend.values(status=SubscriberStatus.SUSPENDED)).rowcount
     if suspended:
         logger.info("subscriber %r suspended after %s bounces", subscriber_id, kind)
+        _emit(events.SUSPENDED, subscriber_id, connection)
     return bool(suspended)
+
+
+def _emit(type: str, subscriber_id: int, connection: Connection, **more) -> None:
+    email, status = connection.execute(
+        select(_SUBSCRIBER.c.email, _SUBSCRIBER.c.status).where(_SUBSCRIBER.c.id == subscriber_id)
+    ).one()
+    data = events.subscriber_data(subscriber_id, email, status, **more)
+    events.emit(type, data, subscriber_id=subscriber_id, connection=connection)
 
 
 def refused_at_send(subscriber_id: int, delivery_id: int, reply: str | None, connection: Connection) -> None:

@@ -2,6 +2,7 @@
 
 from .address_request import AddressRequest, AddressRequestKind
 from .admin import AdminRecoveryCode, AdminRole, AdminSession, AdminUser, AuditEvent
+from .api_token import ApiScope, ApiToken
 from .article import Article, ArticleSource, Feed, KeptOut
 from .bounce import BounceEvent, BounceKind, BounceReport, ReportKind
 from .consent import ConsentChannel, ConsentEvent, ConsentEventType, ConsentText
@@ -13,8 +14,14 @@ from .secret import InstanceSecret
 from .subscriber import Subscriber, SubscriberStatus
 from .suppression import Suppression
 from .throttle import AdminLoginAttempt, DoiSend
+from .webhook import Webhook, WebhookMessage, WebhookStatus
 
 __all__ = [
+    "ApiScope",
+    "ApiToken",
+    "Webhook",
+    "WebhookMessage",
+    "WebhookStatus",
     "AddressRequest",
     "AddressRequestKind",
     "OPEN_STATUSES",
