@@ -43,6 +43,8 @@ class Response:
 class Request:
     path: str
     headers: dict[str, str]
+    method: str = "GET"
+    body: bytes = b""
     #: Whether the whole answer was written (a client that hung up early leaves it False).
     answered: bool = False
 
@@ -78,6 +80,8 @@ class HTTPServer:
 
     def __init__(self, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
         self.routes: dict[str, Response] = {}
+        #: Answers given once each, in turn, before ``routes`` answers the path (a receiver that fails, then works).
+        self.scripts: dict[str, list[Response]] = {}
         self.requests: list[Request] = []
         self.host = host
         self.scheme = "https" if tls else "http"
@@ -106,6 +110,13 @@ class HTTPServer:
         self.routes[path] = Response(body=data, **options)
         return self.url(path)
 
+    def answer(self, path: str, *responses: Response) -> str:
+        """Answer requests to ``path`` with ``responses`` in turn, then as :meth:`serve` set it
+        (or 200); returns its URL."""
+        self.scripts[path] = list(responses)
+        self.routes.setdefault(path, Response())
+        return self.url(path)
+
     def start(self) -> None:
         self._thread.start()
 
@@ -119,10 +130,20 @@ class HTTPServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self._answer(Request(self.path, dict(self.headers.items()), "POST", self.rfile.read(length)))
+
             def do_GET(self) -> None:
-                request = Request(self.path, dict(self.headers.items()))
+                self._answer(Request(self.path, dict(self.headers.items())))
+
+            def _answer(self, request: Request) -> None:
                 server.requests.append(request)
-                response = server.routes.get(self.path, Response(b"not found", status=404))
+                script = server.scripts.get(self.path)
+                if script:
+                    response = script.pop(0)
+                else:
+                    response = server.routes.get(self.path, Response(b"not found", status=404))
                 if response.hang:
                     server._stopping.wait()
                     return
