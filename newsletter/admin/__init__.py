@@ -14,6 +14,7 @@ from . import (  # noqa: F401  (their routes on bp)
     articles,
     audit_log,
     auth,
+    connections,
     dashboard,
     digests,
     embed,

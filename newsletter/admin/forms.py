@@ -9,16 +9,19 @@ from wtforms import (
     PasswordField,
     SearchField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
     URLField,
 )
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import admins, articles, clock, digest, images
 from ..addresses import MAX_EMAIL_LENGTH, normalise_email
 from ..models import SubscriberStatus
 from ..webforms import Form
+from ..webhooks.events import EVENTS
 from .formatting import label
 
 
@@ -190,3 +193,30 @@ class ArticleForm(Form):
                     last=clock.LATEST_YEAR,
                 )
             )
+
+
+class ApiTokenForm(Form):
+    """A new admin API token (the same as ``create-api-token``)."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Please name the token.")), Length(max=64)])
+    scope = SelectField(_l("May"), default="read")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.scope.choices = [("read", _l("read only")), ("write", _l("read and change"))]
+
+
+class WebhookForm(Form):
+    """A new webhook endpoint (the same as ``add-webhook``)."""
+
+    url = URLField(_l("URL"), validators=[DataRequired(_l("Please enter the URL.")), Length(max=2048)])
+    events = SelectMultipleField(
+        _l("Events"),
+        validators=[DataRequired(_l("Choose at least one event."))],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.events.choices = [(event, event) for event in EVENTS]
