@@ -58,7 +58,8 @@ def test_webhooks_are_added_tested_reenabled_and_removed(app, clock, admin_clien
         webhook = db.session.get(Webhook, webhook_id)
         webhook.failing_since = webhook.disabled_at = clock_module.now()
         db.session.commit()
-    assert "every attempt failed" in admin_client.get("/admin/connections").get_data(as_text=True)
+    english = {"Accept-Language": "en"}
+    assert "every attempt failed" in admin_client.get("/admin/connections", headers=english).get_data(as_text=True)
     assert post(admin_client, f"{detail}/enable", form_page=detail).status_code == 302
     with app.app_context():
         assert db.session.get(Webhook, webhook_id).disabled_at is None
