@@ -1,6 +1,7 @@
 """/admin/connections (issue 18 points 1, 3): API tokens created (shown once), listed with
 their last use and revoked; webhooks added (the secret shown once), tested, switched on again
-after being disabled, removed, with their last deliveries and answers."""
+after being disabled, removed, with their last deliveries and answers; each change in the
+audit log. (Only admins open these pages: tests/test_admin_roles.py walks every route.)"""
 
 from __future__ import annotations
 
@@ -10,10 +11,16 @@ from sqlalchemy import select
 
 from newsletter import clock as clock_module
 from newsletter.extensions import db
-from newsletter.models import ApiToken, Webhook, WebhookMessage
+from newsletter.models import ApiToken, AuditEvent, Webhook, WebhookMessage
 from newsletter.webhooks import sending
 from tests.support.admin import post
 from tests.support.api import bearer, create_token
+
+
+def _audited(app) -> list[tuple[str, str]]:
+    with app.app_context():
+        events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))
+        return [(event.action, event.target) for event in events]
 
 
 def test_tokens_are_created_listed_with_their_last_use_and_revoked(app, admin_client):
@@ -34,6 +41,7 @@ def test_tokens_are_created_listed_with_their_last_use_and_revoked(app, admin_cl
     revoked = post(admin_client, f"/admin/connections/tokens/{token_id}/revoke", form_page="/admin/connections")
     assert revoked.status_code == 302
     assert admin_client.get("/api/v1/digests", headers=bearer(token)).status_code == 401
+    assert _audited(app) == [("api-token.create", "api token Shop"), ("api-token.revoke", f"api token {token_id}")]
 
 
 def test_webhooks_are_added_tested_reenabled_and_removed(app, clock, admin_client, http_server):
@@ -68,6 +76,9 @@ def test_webhooks_are_added_tested_reenabled_and_removed(app, clock, admin_clien
         assert db.session.scalar(select(Webhook)) is None
         assert db.session.scalar(select(WebhookMessage)) is None
     assert admin_client.get(detail).status_code == 404
+    assert [action for action, _target in _audited(app)] == [
+        "webhook.add", "webhook.test", "webhook.enable", "webhook.remove"
+    ]
 
 
 def test_the_pages_need_an_admin(app, client):

@@ -232,6 +232,7 @@ ADMIN_PAGES = [
     "/admin/admins",
     "/admin/audit",
     "/admin/account",
+    "/admin/connections",
 ]
 
 

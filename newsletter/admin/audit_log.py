@@ -37,6 +37,12 @@ ACTION_LABELS = {
     "digest.test-send": _l("sent a test digest"),
     "digest.resume": _l("resumed a stopped digest"),
     "subscriber.withdraw": _l("withdrew consent on a subscriber's behalf"),
+    "api-token.create": _l("created an API token"),
+    "api-token.revoke": _l("revoked an API token"),
+    "webhook.add": _l("added a webhook"),
+    "webhook.test": _l("sent a test event to a webhook"),
+    "webhook.enable": _l("switched a webhook on again"),
+    "webhook.remove": _l("removed a webhook"),
 }
 
 
