@@ -31,7 +31,7 @@ def test_embedded_worker_starts_once_on_the_first_request_only(config, tmp_path,
         assert started.running
         # (get_jobs lists by next run time, which depends on when the test runs)
         assert sorted(job.id for job in started.get_jobs()) == [
-            "digest", "poll-feeds", "poll-feeds-now", "purge", "send-mail"
+            "digest", "poll-feeds", "poll-feeds-now", "purge", "send-mail", "send-webhooks"
         ]
         # Its jobs log under their names, and APScheduler's line per run stays out of the log.
         assert sorted(job.name for job in started.get_jobs()) == sorted(job.id for job in started.get_jobs())
