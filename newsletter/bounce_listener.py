@@ -14,14 +14,18 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from typing import TYPE_CHECKING
+
 from flask import Flask
 
 from . import bounce_reports
 from .delivery import verp
 from .extensions import db
 from .settings import listen_address
+
+if TYPE_CHECKING:  # aiosmtpd is imported in start(): only a worker with BOUNCE_SMTP_LISTEN runs it
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP, Envelope, Session
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +70,8 @@ class _ReportHandler:
 
 def start(app: Flask) -> Controller:
     """Start listening on BOUNCE_SMTP_LISTEN; returns the running controller (``.stop()`` it)."""
+    from aiosmtpd.controller import Controller
+
     host, port = listen_address(app.config["BOUNCE_SMTP_LISTEN"])
     controller = Controller(
         _ReportHandler(app),

@@ -16,8 +16,6 @@ from email.message import Message
 from email.parser import HeaderParser
 from email.utils import getaddresses
 
-from flufl.bounce import all_failures
-
 from .delivery import replies
 from .models.bounce import ReportKind
 
@@ -62,6 +60,8 @@ def _read(message: Message) -> Reading:
             reading = _dsn(message)
             if reading is not None:
                 return reading
+    from flufl.bounce import all_failures  # here, not above: only the job reading reports needs it
+
     temporary, permanent = all_failures(message)
     if permanent or temporary:
         kind = ReportKind.HARD if permanent else ReportKind.SOFT

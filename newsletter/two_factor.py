@@ -15,7 +15,6 @@ import logging
 import secrets
 
 import pyotp
-import segno
 from markupsafe import Markup
 from sqlalchemy import delete, or_, select, update
 
@@ -41,6 +40,8 @@ def provisioning_uri(secret: str, email: str, issuer: str) -> str:
 
 def qr_svg(uri: str) -> Markup:
     """The QR code of ``uri`` as inline SVG (paths only, no text from outside)."""
+    import segno  # here, not above: only this page draws QR codes, and importing costs every process 20 ms
+
     return Markup(segno.make(uri, error="m").svg_inline(scale=5, border=4, dark="#000", light="#fff"))
 
 

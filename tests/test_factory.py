@@ -115,3 +115,23 @@ def test_wsgi_exposes_the_app(tmp_path):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )
     assert result.stdout.strip() == "Flask newsletter", result.stderr
+
+
+# Imported on first use only: every process (web worker, worker, each CLI command such as
+# send-digest) would otherwise pay for them at start, in time and memory.
+FIRST_USE_ONLY = {
+    "aiosmtpd": "the bounce listener", "flufl": "reading bounce reports", "segno": "the two-factor QR code",
+    "prometheus_client": "/metrics", "cryptography": "DKIM signing", "standardwebhooks": "signing webhooks",
+}
+
+
+def test_a_started_app_has_not_imported_what_only_some_jobs_and_pages_use(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSLETTER_", "FLASK_"))}
+    env.update(NEWSLETTER_INSTANCE_PATH=str(tmp_path), NEWSLETTER_SECRET_KEY="s" * 32)
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys, wsgi; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    loaded = set(result.stdout.split())
+    assert "newsletter" in loaded, result.stderr
+    assert {name: why for name, why in FIRST_USE_ONLY.items() if name in loaded} == {}

@@ -8,7 +8,7 @@ import logging
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import clock, mailfigures, metrics
+from .. import clock, mailfigures
 from ..extensions import db
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,8 @@ def metrics_page():
         response = _no_store(jsonify(error="a valid bearer token is required"), 401)
         response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
+    from .. import metrics  # here, not above: prometheus-client costs each process 20 ms to import
+
     try:
         body = metrics.exposition()
     except SQLAlchemyError as exc:
