@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
@@ -27,6 +29,25 @@ def create_app(
     :param instance_path: the deployment's folder (database, outbox, config.py); defaults to
         ``NEWSLETTER_INSTANCE_PATH`` or ``instance/`` beside the package.
     """
+    with _collections_paused():
+        return _build(config, clock_, instance_path)
+
+
+@contextmanager
+def _collections_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the app loads: loading makes about half a million
+    objects that live as long as the process, and the collections it would set off find no
+    garbage (they cost every process about 90 ms of its start)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(config, clock_: clock.Clock | None, instance_path: str | None) -> Flask:
     app = Flask(
         __name__,
         instance_relative_config=True,

@@ -135,3 +135,20 @@ def test_a_started_app_has_not_imported_what_only_some_jobs_and_pages_use(tmp_pa
     loaded = set(result.stdout.split())
     assert "newsletter" in loaded, result.stderr
     assert {name: why for name, why in FIRST_USE_ONLY.items() if name in loaded} == {}
+
+
+def test_garbage_collection_is_on_again_after_the_app_is_built_or_refused(clean_env, tmp_path):
+    import gc
+
+    assert gc.isenabled()
+    create_app({"TESTING": True}, instance_path=str(tmp_path))
+    assert gc.isenabled()
+    with pytest.raises(ConfigError):
+        create_app({"MAIL_PORT": "not a port"}, instance_path=str(tmp_path))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        create_app({"TESTING": True}, instance_path=str(tmp_path))
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
