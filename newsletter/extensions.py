@@ -9,7 +9,6 @@ from flask import Flask, current_app, request
 from flask_babel import Babel, get_locale
 from flask_limiter import Limiter
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData, TypeDecorator, event
@@ -35,7 +34,6 @@ class Base(DeclarativeBase):
 logger = logging.getLogger(__name__)
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=client_key, default_limits=[])
@@ -81,9 +79,6 @@ def init_app(app: Flask) -> None:
     from .paths import TRANSLATIONS
 
     db.init_app(app)
-    migrate.init_app(
-        app, db, directory=str(MIGRATIONS), render_as_batch=True, compare_type=True, render_item=_render_item
-    )
     csrf.init_app(app)
     babel.init_app(
         app,
@@ -95,6 +90,16 @@ def init_app(app: Flask) -> None:
     _warn_if_limits_are_per_process(app)
     login_manager.init_app(app)
     app.jinja_env.globals["get_locale"] = get_locale
+
+
+def enable_migrations(app: Flask) -> None:
+    """Flask-Migrate for ``app``: from here on ``flask db …`` and ``flask_migrate.upgrade()``
+    work. Not done for every app (see :mod:`.cli.migrations`): it imports Alembic."""
+    if "migrate" in app.extensions:
+        return
+    from flask_migrate import Migrate
+
+    Migrate(app, db, directory=str(MIGRATIONS), render_as_batch=True, compare_type=True, render_item=_render_item)
 
 
 @event.listens_for(Engine, "connect")

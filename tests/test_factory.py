@@ -122,6 +122,7 @@ def test_wsgi_exposes_the_app(tmp_path):
 FIRST_USE_ONLY = {
     "aiosmtpd": "the bounce listener", "flufl": "reading bounce reports", "segno": "the two-factor QR code",
     "prometheus_client": "/metrics", "cryptography": "DKIM signing", "standardwebhooks": "signing webhooks",
+    "flask_migrate": "flask db", "alembic": "flask db",
 }
 
 

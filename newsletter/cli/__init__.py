@@ -12,9 +12,9 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
-from . import admin, api, articles, bounces, digest, evidence, retention, subscribers, worker
+from . import admin, api, articles, bounces, digest, evidence, migrations, retention, subscribers, worker
 
-MODULES = (admin, api, articles, bounces, digest, evidence, retention, subscribers, worker)
+MODULES = (admin, api, articles, bounces, digest, evidence, migrations, retention, subscribers, worker)
 
 #: What ``flask --help`` says about the service, below the commands.
 DESCRIPTION = """\

@@ -45,8 +45,10 @@ from .transports.base import ConnectionFailure, DeliveryError, PermanentFailure
 logger = logging.getLogger(__name__)
 
 _stopping = threading.Event()
-#: Deliveries composed per read transaction.
-COMPOSE_CHUNK = 100
+#: Deliveries composed per read transaction: a whole claim. Each read holds up the event loop,
+#: and with it every connection, for its round trips to the database; reading a claim of 500
+#: in chunks of 100 cost about 6 % of the sending rate (bench/README.md, session 6).
+COMPOSE_CHUNK = queue.CLAIM_BATCH
 #: How often (real seconds) the sender looks at the app's clock to see whether its leases are
 #: due for renewal (every third of SEND_LEASE_SECONDS).
 LEASE_CHECK_SECONDS = 0.25
