@@ -45,10 +45,11 @@ from .transports.base import ConnectionFailure, DeliveryError, PermanentFailure
 logger = logging.getLogger(__name__)
 
 _stopping = threading.Event()
-#: Deliveries composed per read transaction: a whole claim. Each read holds up the event loop,
-#: and with it every connection, for its round trips to the database; reading a claim of 500
-#: in chunks of 100 cost about 6 % of the sending rate (bench/README.md, session 6).
-COMPOSE_CHUNK = queue.CLAIM_BATCH
+#: Mails composed in one go. A claim is read in one query (each read holds up the event loop,
+#: and with it every connection, for a round trip to the database), then composed this many
+#: at a time, so that the connections and the outcome stores get their turns in between
+#: (bench/README.md, session 6: reading a claim in chunks of 100 cost about 6 % of the rate).
+COMPOSE_SLICE = 25
 #: How often (real seconds) the sender looks at the app's clock to see whether its leases are
 #: due for renewal (every third of SEND_LEASE_SECONDS).
 LEASE_CHECK_SECONDS = 0.25
@@ -220,20 +221,20 @@ class Sender:
 
     async def _produce(self, ids: list[int], items: asyncio.Queue) -> None:
         self._claim_number += 1
-        for start in range(0, len(ids), COMPOSE_CHUNK):
-            chunk = ids[start : start + COMPOSE_CHUNK]
+        claimed = queue.load_claimed(ids)
+        db.session.commit()  # no read stays open while mail goes out: on SQLite it would block the stores
+        for start in range(0, len(claimed), COMPOSE_SLICE):
             if self.halted():
-                self._finish([outcomes.released(delivery_id, "not sent: sender stopping") for delivery_id in chunk])
-                continue
-            for item in self._compose(chunk):
+                self._finish([outcomes.released(mail.id, "not sent: sender stopping") for mail in claimed[start:]])
+                return
+            for item in self._compose(claimed[start : start + COMPOSE_SLICE]):
                 await items.put(item)
 
-    def _compose(self, ids: list[int]) -> list[_Item]:
-        """Render the chunk's mails in one read transaction; record the ones that cannot go.
+    def _compose(self, deliveries: list[queue.ClaimedMail]) -> list[_Item]:
+        """Render these mails; record the ones that cannot go.
 
-        The transaction ends before any mail is handed on: on SQLite an open read would keep
-        the outcomes from being stored."""
-        deliveries = queue.load_claimed(ids)
+        Whatever composing read ends before any mail is handed on: on SQLite an open read
+        would keep the outcomes from being stored."""
         now = clock.now()
         items, unsendable = [], []
         for delivery in deliveries:
