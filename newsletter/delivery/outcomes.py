@@ -159,7 +159,8 @@ class Recorder:
         if self._postgres:
             self.connection.exec_driver_sql("SET synchronous_commit TO OFF")
             self.connection.commit()
-        self._async: Any = None
+        #: The event loop's idle connections: each store in flight has one of its own.
+        self._idle: list[Any] = []
         return self
 
     def __exit__(self, *exc) -> None:
@@ -198,26 +199,33 @@ class Recorder:
             self.connection.rollback()
             raise
 
+    def stores_alone(self, outcomes: list[Outcome], renew: Collection[int] | bool = ()) -> bool:
+        """Whether this store goes through :meth:`record` on the app's connection: it then must
+        not run beside another store (the renewal touches every row the sender holds, and two
+        transactions locking shared rows in different orders could deadlock)."""
+        return not self._postgres or bool(renew) or any(o.bounced_subscriber_id is not None for o in outcomes)
+
     async def record_async(
         self, outcomes: list[Outcome], handovers: Collection[int] = (), renew: Collection[int] = ()
     ) -> None:
         """:meth:`record`; on PostgreSQL without the renewal of leases (every third of the lease)
-        or hard bounces, one statement on the event loop's connection."""
-        if not self._postgres or renew or any(outcome.bounced_subscriber_id is not None for outcome in outcomes):
+        or hard bounces, one statement on a connection of the event loop (one per store in
+        flight: stores of different mails may overlap, their rows never do)."""
+        if self.stores_alone(outcomes, renew):
             self.record(outcomes, handovers, renew)
             return
-        if self._async is None:
-            self._async = await _async_connection()
+        connection = self._idle.pop() if self._idle else await _async_connection()
         try:
-            await self._async.execute(_UPDATE_FROM_JSON, _update_parameters(outcomes, handovers), prepare=True)
+            await connection.execute(_UPDATE_FROM_JSON, _update_parameters(outcomes, handovers), prepare=True)
         except Exception:
-            await self.aclose()  # a fresh connection for the next batch
+            await connection.close()  # a fresh connection for the next batch
             raise
+        self._idle.append(connection)
 
     async def aclose(self) -> None:
-        """Close the event loop's connection, if one was opened."""
-        if self._async is not None:
-            connection, self._async = self._async, None
+        """Close the event loop's connections, if any were opened."""
+        connections, self._idle = self._idle, []
+        for connection in connections:
             await connection.close()
 
 

@@ -50,6 +50,10 @@ _stopping = threading.Event()
 #: at a time, so that the connections and the outcome stores get their turns in between
 #: (bench/README.md, session 6: reading a claim in chunks of 100 cost about 6 % of the rate).
 COMPOSE_SLICE = 25
+#: Outcome stores that may be in flight at once (PostgreSQL, each on a connection of its own).
+#: A mail's final dot waits for the store counting its hand-over; with one store at a time,
+#: that store waited behind the one running, and the stores became the senders' bottleneck.
+STORES_IN_FLIGHT = 2
 #: How often (real seconds) the sender looks at the app's clock to see whether its leases are
 #: due for renewal (every third of SEND_LEASE_SECONDS).
 LEASE_CHECK_SECONDS = 0.25
@@ -190,7 +194,7 @@ class Sender:
 
     async def _send(self, claims: Iterator[list[int]]) -> None:
         items: asyncio.Queue = asyncio.Queue(maxsize=self.concurrency * 2)
-        pending = _PendingOutcomes(self._finish_async)
+        pending = _PendingOutcomes(self._finish_async, self._recorder.stores_alone)
         workers = [
             asyncio.create_task(self._connection_loop(connection, items, pending))
             for connection in self._connections
@@ -266,11 +270,12 @@ class Sender:
         self, connection: transports.Connection, items: asyncio.Queue, pending: _PendingOutcomes
     ) -> None:
         """Send the queue's mails over one connection, each handed over only once the one
-        before it is recorded and its own hand-over counted (both in the same store, as a
-        rule): never more than one unrecorded mail per connection, and no hand-over the data
-        does not show."""
+        before it is recorded and its own hand-over counted (as a rule in the same store;
+        stores may overlap, so it waits for both): never more than one unrecorded mail per
+        connection, and no hand-over the data does not show."""
+        previous: asyncio.Future | None = None  # the store of this connection's last outcome
         while (item := await items.get()) is not _DONE:
-            handover = _HandOver(pending.count_handover(item.delivery_id))
+            handover = _HandOver(pending.count_handover(item.delivery_id), previous)
             try:
                 outcome = await self._deliver(connection, item, handover)
             except Exception:  # a bug, not the relay: the mail may have gone; its lease decides
@@ -282,7 +287,7 @@ class Sender:
                 outcome = outcomes.taken_back(outcome)
             if item.digest_id is not None and outcome.attempts is not None:  # it reached the relay
                 self._judge_digest(item.digest_id, outcome)
-            pending.add(outcome)
+            previous = pending.add(outcome)
 
     async def _deliver(self, connection: transports.Connection, item: _Item, handover: _HandOver) -> outcomes.Outcome:
         if self.halted():
@@ -301,7 +306,7 @@ class Sender:
         async def previous_stored() -> None:
             # Any failed store stops every connection: a later one may succeed again (on a new
             # database connection), but the mails of the failed one are unrecorded already.
-            if not await handover.counted or self.store_failed.is_set():
+            if not await handover.counted or not await handover.previous_stored() or self.store_failed.is_set():
                 raise _PreviousNotStored
             handover.dot_sent = True
 
@@ -385,31 +390,39 @@ class _PreviousNotStored(Exception):
 
 class _HandOver:
     """One mail on its way over a connection: the future of the store that counts its
-    hand-over (True once stored), whether its final dot went out, and whether the relay then
-    answered with a refusal."""
+    hand-over (True once stored), that of the store of the connection's previous outcome,
+    whether its final dot went out, and whether the relay then answered with a refusal."""
 
-    __slots__ = ("counted", "dot_sent", "refused")
+    __slots__ = ("counted", "previous", "dot_sent", "refused")
 
-    def __init__(self, counted: asyncio.Future) -> None:
+    def __init__(self, counted: asyncio.Future, previous: asyncio.Future | None) -> None:
         self.counted = counted
+        self.previous = previous
         self.dot_sent = False
         self.refused = False
+
+    async def previous_stored(self) -> bool:
+        return self.previous is None or await self.previous
 
 
 class _PendingOutcomes:
     """What the sender has to write: outcomes, the hand-overs about to happen, the renewal
     of its leases. Whatever has come together is stored in one go, while the connections go on
-    transmitting; each call returns the future of the store it goes into, done once that store
-    is over, with True if it succeeded."""
+    transmitting, with up to STORES_IN_FLIGHT stores at once (a store that must run alone,
+    such as a renewal, waits for the others and holds back the next); each call returns the
+    future of the store it goes into, done once that store is over, with True if it
+    succeeded."""
 
-    def __init__(self, store) -> None:
+    def __init__(self, store, stores_alone) -> None:
         self._store = store
+        self._stores_alone = stores_alone
         self._outcomes: list[outcomes.Outcome] = []
         self._handovers: list[int] = []
         self._renew = False
         self._stored: asyncio.Future | None = None
         self._arrived = asyncio.Event()
         self._closing = False
+        self._in_flight: set[asyncio.Task] = set()
         self._task = asyncio.create_task(self._run())
 
     def add(self, outcome: outcomes.Outcome) -> asyncio.Future:
@@ -441,18 +454,33 @@ class _PendingOutcomes:
     async def _run(self) -> None:
         while True:
             await self._arrived.wait()
+            while len(running := {task for task in self._in_flight if not task.done()}) >= STORES_IN_FLIGHT:
+                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)  # what arrives joins this store
             self._arrived.clear()
             stored, self._stored = self._stored, None
             if stored is not None:
                 batch, handovers, renew = self._outcomes, self._handovers, self._renew
                 self._outcomes, self._handovers, self._renew = [], [], False
-                succeeded = False
-                try:
-                    succeeded = await self._store(batch, handovers, renew)
-                finally:
-                    stored.set_result(succeeded)
+                alone = self._stores_alone(batch, renew)
+                if alone and self._in_flight:
+                    await asyncio.wait(self._in_flight)
+                task = asyncio.create_task(self._one_store(stored, batch, handovers, renew))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+                if alone:
+                    await task
             if self._closing and self._stored is None:
-                return
+                if self._in_flight:
+                    await asyncio.wait(self._in_flight)
+                if self._stored is None:
+                    return
+
+    async def _one_store(self, stored: asyncio.Future, batch, handovers, renew) -> None:
+        succeeded = False
+        try:
+            succeeded = await self._store(batch, handovers, renew)
+        finally:
+            stored.set_result(succeeded)
 
 
 def drain(max_rounds: int | None = None) -> outcomes.SendReport:
