@@ -4,8 +4,6 @@ does to a mail: tests/test_sending.py."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from sqlalchemy import select
 from newsletter.extensions import db
 from newsletter.models import Delivery, DeliveryStatus
 from tests.support.flows import drain
+from tests.support.loops import run_to_end
 from tests.support.visitor import Visitor
 
 
@@ -67,8 +66,7 @@ def test_mail_goes_out_when_the_caller_runs_an_event_loop_already(smtp_app, visi
     async def caller():
         return drain(smtp_app)
 
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a thread of its own: pytest may run a loop here
-        report = pool.submit(asyncio.run, caller()).result()
+    report = run_to_end(caller)
     assert report.sent == 1
     assert [message["To"] for message in smtp_server.messages] == ["ann@example.org"]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from newsletter.delivery import sender
+from tests.support.loops import run_to_end
 
 
 class Stores:
@@ -62,7 +63,7 @@ def test_a_second_store_starts_while_the_first_is_in_flight_and_a_third_waits_fo
         await pending.close()
         assert second.result() and third.result() and stores.most_at_once == sender.STORES_IN_FLIGHT
 
-    asyncio.run(scenario())
+    run_to_end(scenario)
 
 
 def test_a_renewal_runs_beside_no_other_store_and_close_stores_everything():
@@ -89,4 +90,4 @@ def test_a_renewal_runs_beside_no_other_store_and_close_stores_everything():
         await closing
         assert after.result() is True and stores.open == []
 
-    asyncio.run(scenario())
+    run_to_end(scenario)

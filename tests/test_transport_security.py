@@ -16,8 +16,6 @@ wire as CRLF, so a lone "." behind a bare LF cannot end DATA early or smuggle in
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import ssl
 from datetime import timedelta
 
@@ -32,6 +30,7 @@ from newsletter.delivery.transports.smtp import SMTPConnection
 from newsletter.extensions import db
 from newsletter.models import Delivery, DeliveryStatus, Subscriber, SubscriberStatus
 from tests.support.flows import drain, queue_digest
+from tests.support.loops import run_to_end
 from tests.support.scripted_relay import ScriptedRelay
 from tests.support.smtp import SMTPServer
 
@@ -287,6 +286,5 @@ def test_bare_line_ends_go_out_as_crlf_and_a_lone_dot_is_stuffed(app, relays):
         await connection.send(mail)
         await connection.close()
 
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a thread of its own: pytest may run a loop here
-        pool.submit(asyncio.run, send()).result()
+    run_to_end(send)
     assert server.handler.raw == [b"Subject: line ends\r\n\r\na\r\n.\r\nb\r\n.\r\nc\r\n.\r\n..\r\n.d\r\n\r\nend\r\n"]
