@@ -306,7 +306,7 @@ class Sender:
         async def previous_stored() -> None:
             # Any failed store stops every connection: a later one may succeed again (on a new
             # database connection), but the mails of the failed one are unrecorded already.
-            if not await handover.counted or not await handover.previous_stored() or self.store_failed.is_set():
+            if not await handover.counted or not await handover.previous_outcome_stored() or self.store_failed.is_set():
                 raise _PreviousNotStored
             handover.dot_sent = True
 
@@ -401,7 +401,7 @@ class _HandOver:
         self.dot_sent = False
         self.refused = False
 
-    async def previous_stored(self) -> bool:
+    async def previous_outcome_stored(self) -> bool:
         return self.previous is None or await self.previous
 
 
