@@ -16,9 +16,9 @@ import hmac
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from . import clock
+from . import clock, txlock
 from .extensions import db
 from .models import DoiSend
 
@@ -40,12 +40,9 @@ def lock(email: str) -> None:
     """Take the address's lock until the transaction ends: requests for one address are
     carried out one after the other, so no cap is overrun by requests running at once.
 
-    On PostgreSQL a transaction-level advisory lock on the address's keyed hash; SQLite runs
-    every write transaction under its one write lock already (``BEGIN IMMEDIATE``).
+    The lock is :func:`newsletter.txlock.hold` on the address's keyed hash.
     """
-    if db.session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(bytes.fromhex(address_hash("lock", email))[:8], "big", signed=True)
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    txlock.hold(address_hash("lock", email))
 
 
 def allowed(kind: str, email: str, limit: int) -> bool:

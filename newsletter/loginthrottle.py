@@ -25,9 +25,9 @@ import logging
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import and_, case, delete, func, or_, select, true, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 
-from . import addresscap, clock
+from . import addresscap, clock, txlock
 from .extensions import db
 from .models import AdminLoginAttempt
 from .settings import Limit, parse_limit
@@ -62,20 +62,15 @@ def _keys(email: str, ip: str | None) -> tuple[str, str]:
     )
 
 
-def refused(email: str, ip: str | None, attempt: AdminLoginAttempt | None = None) -> bool:
-    """Whether a sign-in for ``email`` from ``ip`` has to wait (the password is not checked).
-
-    With ``attempt``, the caller's own row, counted and committed before this call: then the
-    other attempts alongside it are what counts, so parallel requests see each other.
-    """
-    client_hash, address_hash = _keys(email, ip)
+def _refused(client_hash: str, address_hash: str) -> bool:
+    """Whether a sign-in from the client for the address has to wait, counting every attempt
+    in the windows (those still being checked too)."""
     per_client, per_address = _limit(CLIENT_LIMIT), _limit(ADDRESS_LIMIT)
     now = clock.now()
     client_since, address_since = now - per_client.window, now - per_address.window
     mine = AdminLoginAttempt.client_hash == client_hash
     this_address = AdminLoginAttempt.address_hash == address_hash
     recent = AdminLoginAttempt.at > address_since
-    others = AdminLoginAttempt.id != attempt.id if attempt is not None else true()
 
     def counted(condition):
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
@@ -86,28 +81,30 @@ def refused(email: str, ip: str | None, attempt: AdminLoginAttempt | None = None
             counted(mine & this_address & recent),
             counted(mine & this_address & recent & AdminLoginAttempt.failed),
             counted(this_address & recent),
-        ).where(
-            others,
-            or_(and_(mine, AdminLoginAttempt.at > client_since), and_(this_address, recent)),
-        )
+        ).where(or_(and_(mine, AdminLoginAttempt.at > client_since), and_(this_address, recent)))
     ).one()
     if by_client >= per_client.amount or by_pair >= per_address.amount:
         return True
     return by_address >= per_address.amount and pair_failed > 0
 
 
-def begin(email: str, ip: str | None) -> AdminLoginAttempt:
-    """Count a sign-in whose password is about to be checked; commit before checking it."""
+def admit(email: str, ip: str | None) -> AdminLoginAttempt | None:
+    """Count a sign-in for ``email`` from ``ip`` whose password is about to be checked, or
+    ``None`` when it has to wait (then nothing is counted).
+
+    The client's and the address's locks (:mod:`newsletter.txlock`) are held from the count to
+    the caller's commit, which comes before the password is checked: requests sent side by
+    side are admitted one after the other, so they never get more tries than the limits
+    together, nor all refuse each other.
+    """
     client_hash, address_hash = _keys(email, ip)
+    txlock.hold(client_hash, address_hash)
+    if _refused(client_hash, address_hash):
+        return None
     attempt = AdminLoginAttempt(client_hash=client_hash, address_hash=address_hash, at=clock.now(), failed=False)
     db.session.add(attempt)
     db.session.flush()
     return attempt
-
-
-def withdraw(attempt: AdminLoginAttempt) -> None:
-    """Forget an attempt that was refused before its password was checked."""
-    db.session.execute(delete(AdminLoginAttempt).where(AdminLoginAttempt.id == attempt.id))
 
 
 def failed(attempt: AdminLoginAttempt) -> None:

@@ -117,14 +117,9 @@ def login():
     if not form.validate():
         return render_template("admin/login.html", form=form, next=next_page), 422
     email = (form.email.data or "").strip().casefold()
-    ip = client_ip()
-    if loginthrottle.refused(email, ip):
-        return _too_many(form, next_page)
-    attempt = loginthrottle.begin(email, ip)
+    attempt = loginthrottle.admit(email, client_ip())
     db.session.commit()  # counted before the password is checked, so parallel guesses see it
-    if loginthrottle.refused(email, ip, attempt):
-        loginthrottle.withdraw(attempt)
-        db.session.commit()
+    if attempt is None:
         return _too_many(form, next_page)
     admin = admins.authenticate(email, form.password.data or "")
     if admin is None:
@@ -178,14 +173,9 @@ def login_code():
         return render_template("admin/login_code.html", form=form, next=next_page)
     if not form.validate():
         return render_template("admin/login_code.html", form=form, next=next_page), 422
-    ip = client_ip()
-    if loginthrottle.refused(admin.email, ip):
-        return _too_many(form, next_page, "admin/login_code.html")
-    attempt = loginthrottle.begin(admin.email, ip)
+    attempt = loginthrottle.admit(admin.email, client_ip())
     db.session.commit()
-    if loginthrottle.refused(admin.email, ip, attempt):
-        loginthrottle.withdraw(attempt)
-        db.session.commit()
+    if attempt is None:
         return _too_many(form, next_page, "admin/login_code.html")
     if not two_factor.verify(admin, form.code.data or ""):
         loginthrottle.failed(attempt)
