@@ -189,6 +189,7 @@ def _queue_deliveries(digest_id: int, now: datetime) -> int:
         .from_select(_DELIVERY_COLUMNS, recipients)
         .execution_options(preserve_rowcount=True)
     )
+    queue.refresh_statistics()
     return result.rowcount
 
 

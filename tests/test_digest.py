@@ -289,7 +289,9 @@ def test_fan_out_is_one_insert_select_for_the_confirmed_subscribers_only(app):
         assert issue.recipient_count == 40
         inserts = [s for s in statements if s.startswith("INSERT INTO DELIVERY")]
         assert len(inserts) == 1 and "SELECT" in inserts[0]
-        assert len(statements) < 13  # a handful (the digest.sent webhook event one more), not one per subscriber
+        # A handful (the digest.sent webhook event one more), not one per subscriber; and the
+        # statistics refreshed for the sender's claims (tests/test_claim_plan.py).
+        assert len([s for s in statements if not s.startswith("ANALYZE")]) < 13
         rows = (
             db.session.execute(select(Delivery).where(Delivery.digest_id == issue.id))
             .scalars()

@@ -17,12 +17,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, or_, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from .. import clock
 from ..extensions import db
 from ..models import Delivery, DeliveryStatus, MailKind, Subscriber, SubscriberStatus
+from ..models.delivery import LEASED_ROWS, WAITING_ROWS
 
 logger = logging.getLogger(__name__)
 
@@ -72,37 +73,38 @@ def cancel_open(subscriber: Subscriber) -> int:
     return result.rowcount
 
 
-def _due(now: datetime):
-    waiting = and_(
-        Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.RETRYING]),
-        Delivery.next_attempt_at <= now,
-    )
-    abandoned = and_(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_expires_at < now)
-    return or_(waiting, abandoned)
+def _waiting(now: datetime):
+    return and_(text(WAITING_ROWS), Delivery.next_attempt_at <= now)
+
+
+def _abandoned(now: datetime):
+    """Rows a sender claimed and did not finish before its lease ran out: it died."""
+    return and_(text(LEASED_ROWS), Delivery.lease_expires_at < now)
 
 
 def claim(limit: int = CLAIM_BATCH) -> list[int]:
-    """Take up to ``limit`` due deliveries for this sender and commit the claim.
+    """Take up to ``limit`` due deliveries for this sender and commit the claim: first the
+    abandoned ones (by lease end), then the waiting ones (by when they are due, then in
+    the order they were queued).
 
     SELECT … FOR UPDATE SKIP LOCKED, then UPDATE … RETURNING those rows, in one transaction:
     on PostgreSQL concurrent senders skip each other's rows; SQLite runs both under its single
     write lock, and the status condition is re-checked there. (Not one statement with the
     SELECT as a subquery: PostgreSQL may re-run such a subquery for every row it updates,
-    skipping the rows it just locked, and so claim every due row instead of ``limit``.)
+    skipping the rows it just locked, and so claim every due row instead of ``limit``.) Each
+    SELECT walks a partial index in the order it takes rows (``ix_delivery_leased``,
+    ``ix_delivery_waiting``) and stops at ``limit``: one condition for both would be read as a
+    scan of every due row, sorted (24 ms a claim halfway through a 100k digest).
     """
     now = clock.now()
     lease = now + timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
     try:
-        due_ids = db.session.execute(
-            select(Delivery.id)
-            .where(_due(now))
-            .order_by(Delivery.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).scalars().all()
+        due_ids = _locked(_abandoned(now), (Delivery.lease_expires_at,), limit)
+        if len(due_ids) < limit:
+            due_ids += _locked(_waiting(now), (Delivery.next_attempt_at, Delivery.id), limit - len(due_ids))
         claimed = db.session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(due_ids), _due(now))
+            .where(Delivery.id.in_(due_ids), or_(_waiting(now), _abandoned(now)))
             .values(status=DeliveryStatus.SENDING, lease_expires_at=lease)
             .returning(Delivery.id)
             .execution_options(synchronize_session=False)
@@ -113,6 +115,26 @@ def claim(limit: int = CLAIM_BATCH) -> list[int]:
         logger.warning("could not claim deliveries this round; database busy")
         return []
     return sorted(claimed)
+
+
+def _locked(condition, order: tuple, limit: int) -> list[int]:
+    """Up to ``limit`` ids of rows meeting ``condition`` in ``order``, locked for this claim."""
+    return list(
+        db.session.execute(
+            select(Delivery.id).where(condition).order_by(*order).limit(limit).with_for_update(skip_locked=True)
+        ).scalars()
+    )
+
+
+def refresh_statistics() -> None:
+    """Let the database count the queue and the subscribers afresh, in the caller's
+    transaction. After a digest's fan-out most of the queue is new (and the subscribers often
+    just imported): with the statistics of before, the planner read every waiting row for each
+    claim and sorted them instead of walking ``ix_delivery_waiting`` to the limit, and read
+    all subscribers to compose 500 mails. A sample of each table, a few milliseconds at 100k
+    rows (as the PostgreSQL manual advises after a bulk load)."""
+    for table in ("delivery", "subscriber"):
+        db.session.execute(text(f"ANALYZE {table}"))
 
 
 def renew(ids: Collection[int], connection: Connection) -> None:
