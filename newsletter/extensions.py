@@ -102,9 +102,19 @@ def enable_migrations(app: Flask) -> None:
     Migrate(app, db, directory=str(MIGRATIONS), render_as_batch=True, compare_type=True, render_item=_render_item)
 
 
+@event.listens_for(Engine, "do_connect")
+def _sqlite_turn_taking(dialect, _record, _cargs, cparams) -> None:
+    """SQLite connections take turns at writing (:mod:`.sqlite_turns`)."""
+    if dialect.name == "sqlite" and dialect.driver == "pysqlite":
+        from .sqlite_turns import TurnTakingConnection
+
+        cparams.setdefault("factory", TurnTakingConnection)
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_connect(dbapi_connection, _record) -> None:
-    """SQLite: foreign keys, WAL, a busy timeout, and transactions under our control.
+    """SQLite: foreign keys, WAL, a busy timeout, turns at writing, and transactions under
+    our control.
 
     pysqlite's own transaction handling breaks SAVEPOINTs (releasing one can commit the whole
     transaction), so it is switched off and :func:`_sqlite_begin` starts every transaction.
@@ -115,6 +125,9 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=15000")
+        if hasattr(dbapi_connection, "use_turn_file"):
+            path = next(row[2] for row in cursor.execute("PRAGMA database_list") if row[1] == "main")
+            dbapi_connection.use_turn_file(path)
         cursor.close()
 
 
@@ -127,8 +140,17 @@ def _sqlite_begin(connection) -> None:
     are short: the mail sender never holds one open across network I/O.
     """
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        dbapi_connection = connection.connection.dbapi_connection
+        take_turn = getattr(dbapi_connection, "take_turn", None)
+        if take_turn is not None:
+            take_turn()  # before SQLite's own lock, whose busy handler starves writers
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            if take_turn is not None:
+                dbapi_connection.let_go()
+            raise
 
 
 def _is_sqlite(dbapi_connection) -> bool:
-    return type(dbapi_connection).__module__.startswith("sqlite3")
+    return any(cls.__module__.startswith("sqlite3") for cls in type(dbapi_connection).__mro__)

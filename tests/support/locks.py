@@ -9,9 +9,9 @@ returns what each returned once ``second`` got through:
   first one's backend holds (``pg_blocking_pids``); only then does the first commit. So the
   second really waited, and what it does after the wait is what the test sees.
 - SQLite shows no waiting backends. Every transaction opens with ``BEGIN IMMEDIATE``
-  (``newsletter.extensions:_sqlite_begin``), so a second writer waits in SQLite's busy handler
-  before it has read anything. ``second`` therefore runs once on a connection that does not
-  wait (``busy_timeout`` 0) and must fail at that ``BEGIN IMMEDIATE`` with "database is locked"
+  (``newsletter.extensions:_sqlite_begin``), after the writers' turn (``newsletter.sqlite_turns``),
+  so a second writer waits before it has read anything. ``second`` therefore runs once on a
+  connection that does not wait (``busy_timeout`` 0, not patient for the turn) and must fail at that ``BEGIN IMMEDIATE`` with "database is locked"
   while the first is open; after the first committed it runs again as usual: having read
   nothing before the lock, a writer that waited does exactly that once the lock is free.
 
@@ -160,10 +160,12 @@ def _not_waiting(engine: Engine) -> Iterator[list[tuple[str, BaseException]]]:
         if threading.current_thread() is this_thread:
             patience[id(dbapi_connection)] = dbapi_connection.execute("PRAGMA busy_timeout").fetchone()[0]
             dbapi_connection.execute("PRAGMA busy_timeout=0")
+            dbapi_connection.patient = False  # nor for the writers' turn (newsletter.sqlite_turns)
 
     def on_checkin(dbapi_connection, _record) -> None:
         if dbapi_connection is not None and id(dbapi_connection) in patience:
             dbapi_connection.execute(f"PRAGMA busy_timeout={int(patience.pop(id(dbapi_connection)))}")
+            dbapi_connection.patient = True
 
     def on_error(context) -> None:
         if threading.current_thread() is this_thread:
