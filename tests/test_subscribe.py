@@ -209,3 +209,31 @@ def test_wrong_method_and_unknown_pages_are_clear_4xx(client):
     assert client.put("/subscribe").status_code == 405
     missing = client.get("/no-such-page")
     assert missing.status_code == 404 and "Seite nicht gefunden" in missing.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("sent", [None, {"email": "not an address", "website": "<b>bot</b>"}])
+def test_the_forms_fields_written_out_are_what_wtforms_would_render(app, client, sent):
+    # templates/public/subscribe.html writes the fields out for speed (issue 16); they must stay
+    # what the form's own widgets render, whatever the form and its validators become.
+    from newsletter.forms import SubscribeForm
+
+    if sent is None:
+        page = client.get("/").get_data(as_text=True)
+    else:
+        token = hidden_fields(client.get("/").get_data(as_text=True))
+        page = client.post("/subscribe", data={**token, **sent}).get_data(as_text=True)
+    with app.test_request_context("/subscribe", method="POST", data=sent or {}):
+        form = SubscribeForm() if sent else SubscribeForm(formdata=None)
+        if sent:
+            form.validate()
+        invalid = {"aria-invalid": "true"} if form.email.errors else {}
+        expected = [
+            f"{form.email.label}",
+            f"{form.email(required=True, autocomplete='email', maxlength=254, **invalid)}",
+            f"{form.website.label}{form.website(tabindex='-1', autocomplete='off')}",
+            # The hidden fields up to their values (a fresh token, the statement's hash).
+            f"{form.csrf_token()}".split(" value=")[0],
+            f"{form.consent_version()}".split(" value=")[0],
+        ]
+    for markup in expected:
+        assert markup in page, markup
