@@ -58,7 +58,7 @@ def _build(config, clock_: clock.Clock | None, instance_path: str | None) -> Fla
     settings.load(app, config)
     publisher.init_app(app)
 
-    from . import api, cli, extensions, models, requestinfo, scheduler, security_headers  # noqa: F401  (models: tables)
+    from . import api, cli, extensions, models, requestinfo, security_headers  # noqa: F401  (models: tables)
     from .admin import bp as admin_bp
     from .views import embed, errors, operations, public
 
@@ -76,5 +76,8 @@ def _build(config, clock_: clock.Clock | None, instance_path: str | None) -> Fla
     errors.init_app(app)
     security_headers.init_app(app)
     cli.init_app(app)
-    scheduler.init_app(app)
+    if app.config["EMBEDDED_WORKER"]:
+        from . import scheduler  # APScheduler and the jobs' modules: only where they run
+
+        scheduler.init_app(app)
     return app
