@@ -1,4 +1,4 @@
-"""delivery: the claim's two indexes, waiting rows by id and leased rows by lease end
+"""delivery: the claim's two indexes, waiting rows by due time and leased rows by lease end
 
 ix_delivery_open held every queued, retrying and sending row, and the claim's condition
 (waiting and due, or sending with its lease run out) let PostgreSQL fall back to a bitmap scan
