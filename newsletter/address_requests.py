@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from . import clock, subscribers
 from . import preferences as prefs
@@ -78,10 +79,11 @@ def carry_out() -> int:
 def _next(failed: set[int]) -> AddressRequest | None:
     return db.session.execute(
         select(AddressRequest)
+        .options(joinedload(AddressRequest.consent_text))  # the wording, in the same statement
         .where(AddressRequest.id.not_in(failed))
         .order_by(AddressRequest.id)
         .limit(1)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=AddressRequest)
     ).scalar_one_or_none()
 
 

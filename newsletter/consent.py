@@ -143,16 +143,21 @@ def record(
     user_agent: str | None = None,
     detail: dict[str, Any] | None = None,
     at: datetime | None = None,
+    inserted: bool = False,
 ) -> ConsentEvent:
     """Append one consent event for ``subscriber`` and move its status accordingly.
 
     Flushes, never commits: the caller's transaction decides whether the event lands.
+
+    :param inserted: the subscriber's row was inserted by this transaction, so no other can
+        see it, let alone chain an event onto it: it need not be read again and locked.
     """
     at = at or clock.now()
     db.session.add(subscriber)
     db.session.flush()
-    # Lock the subscriber so two concurrent events cannot chain onto the same predecessor.
-    db.session.refresh(subscriber, with_for_update=True)
+    if not inserted:
+        # Lock the subscriber so two concurrent events cannot chain onto the same predecessor.
+        db.session.refresh(subscriber, with_for_update=True)
     # Chain onto the recorded head rather than onto the newest row found: were the newest
     # rows deleted, chaining onto what is left would hide the gap for good.
     prev_hash = subscriber.evidence_head

@@ -74,13 +74,16 @@ def request_subscription(
     if not doi_allowed(email):
         logger.info("confirmation mail cap reached for one address; request dropped")
         return
+    nonce = new_nonce()  # the newest mail's link is the one that works
+    created = False
     if subscriber is None:
-        subscriber = _new_subscriber(email, locale)
+        subscriber, created = _new_subscriber(email, locale, nonce)
     subscriber.locale = locale
-    subscriber.confirm_nonce = new_nonce()  # the newest mail's link is the one that works
+    subscriber.confirm_nonce = nonce
     detail = {key: value for key, value in (("source_url", source_url), ("source", source)) if value} or None
     consent.record(
-        subscriber, ConsentEventType.REQUESTED, channel, text=text, ip=ip, user_agent=user_agent, at=at, detail=detail
+        subscriber, ConsentEventType.REQUESTED, channel, text=text, ip=ip, user_agent=user_agent, at=at, detail=detail,
+        inserted=created,
     )
     _emit(events.REQUESTED, subscriber)
     queue.enqueue(
@@ -91,14 +94,18 @@ def request_subscription(
     addresscap.count(addresscap.DOI, email)
 
 
-def _new_subscriber(email: str, locale: str) -> Subscriber:
-    subscriber = Subscriber(email=email, locale=locale, status=SubscriberStatus.PENDING, created_at=clock.now())
+def _new_subscriber(email: str, locale: str, nonce: str) -> tuple[Subscriber, bool]:
+    """The new pending subscriber ``email``, inserted now; or, when a parallel request
+    inserted the address first, that one. Whether it was inserted here."""
+    subscriber = Subscriber(
+        email=email, locale=locale, status=SubscriberStatus.PENDING, confirm_nonce=nonce, created_at=clock.now()
+    )
     try:
         with db.session.begin_nested():
             db.session.add(subscriber)
     except IntegrityError:  # the same address signed up in a parallel request
-        subscriber = find_by_email(email)
-    return subscriber
+        return find_by_email(email), False
+    return subscriber, True
 
 
 def confirm(subscriber: Subscriber, *, ip: str | None, user_agent: str | None) -> None:

@@ -2,23 +2,26 @@
 the form reads nothing once its wording is known (no transaction, so on SQLite no write lock);
 a sign-up, whichever way it came, writes its request and nothing else; the wording's
 ``last_shown_at`` moves at most hourly; WTForms' catalogue is loaded once per process, not
-per request; SQLite runs in WAL mode with a busy timeout. Throughput itself is measured by
-bench/signup.py, never timed here."""
+per request; SQLite runs in WAL mode with a busy timeout; the worker renders a confirmation
+mail once per language and run, not once per sign-up (its work competes with the pages for
+the machine). Throughput itself is measured by bench/signup.py, never timed here."""
 
 from __future__ import annotations
 
 import pytest
 from babel import support
+from flask import template_rendered
 from flask_wtf import FlaskForm
 from sqlalchemy import text
 
 from newsletter import consent
 from newsletter.extensions import db
-from newsletter.models import ConsentText
+from newsletter.models import ConsentEvent, ConsentText, Subscriber
 from newsletter.webforms import Form
 from tests.support.embedding import allow_publisher, api_sign_up, consent_text, plain_form_post
 from tests.support.statements import recorded_statements, writes
-from tests.support.visitor import Visitor, carry_out_requests, hidden_fields
+from tests.support.flows import drain
+from tests.support.visitor import Visitor, carry_out_requests, confirm_link, hidden_fields
 
 PAGES = ("/", "/subscribe", "/embed/subscribe", "/api/v1/consent-text?lang=de", "/api/v1/consent-text?lang=en")
 
@@ -134,3 +137,48 @@ def test_every_form_of_the_service_takes_the_catalogue_loaded_once(app):
     ours = [form for form in subclasses(FlaskForm) if form.__module__.startswith("newsletter.")]
     assert len(ours) > 10
     assert [form.__qualname__ for form in ours if not issubclass(form, Form)] == []
+
+
+def test_carrying_out_a_new_addresss_sign_up_reads_the_wording_with_it_and_nothing_twice(app, client):
+    _warm_up(client)
+    page = client.get("/", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    response = client.post("/subscribe", data={**hidden_fields(page), "email": "new@example.org", "website": ""})
+    assert response.status_code == 200
+    with recorded_statements(app) as statements:
+        carry_out_requests(app)
+    reads = [" ".join(s.split()[:4]) for s in statements if s.lstrip().upper().startswith("SELECT")]
+    # The wording comes with the request; the subscriber row is looked up once (its insert
+    # in this transaction is its lock); its nonce goes in with the insert, not after it.
+    assert [r for r in reads if "consent_text.id" in r and "address_request" not in r] == []
+    assert len([s for s in statements if s.lstrip().startswith("SELECT subscriber.id")]) == 1
+    assert writes(statements).count("UPDATE subscriber") == 1  # its evidence head
+    with app.app_context():
+        (event,) = db.session.scalars(db.select(ConsentEvent))
+        subscriber = db.session.get(Subscriber, event.subscriber_id)
+        assert event.consent_text.language == "de" and subscriber.confirm_nonce
+        assert subscriber.evidence_head == event.hash
+
+def test_the_worker_renders_a_confirmation_mail_once_per_language_and_run(app, client, outbox):
+    readers = {"de": [f"leser{n}@example.org" for n in range(4)], "en": [f"reader{n}@example.org" for n in range(3)]}
+    for language, addresses in readers.items():
+        visitor = Visitor(client, language)
+        for address in addresses:
+            assert visitor.sign_up(address).status_code == 200
+    rendered = []
+
+    def note(sender, template, context, **extra):
+        rendered.append(template.name)
+
+    with template_rendered.connected_to(note, app):
+        assert drain(app).sent == 7
+    assert sorted(name for name in rendered if name == "email/confirm.html") == ["email/confirm.html"] * 2
+    for language, addresses in readers.items():
+        for address in addresses:
+            (message,) = [message for message in outbox if message["To"] == address]
+            assert f'<html lang="{language}"' in message.get_body(("html",)).get_content()
+            response = Visitor(client, language).confirm(confirm_link(message))
+            assert response.status_code == 200, address  # each mail carries its own reader's link
+    with app.app_context():
+        assert {s.email for s in db.session.scalars(db.select(Subscriber)) if s.status.value == "confirmed"} == {
+            address for addresses in readers.values() for address in addresses
+        }

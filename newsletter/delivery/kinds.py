@@ -49,15 +49,13 @@ class ConfirmMail:
         )
 
     def content(self, delivery: Mail) -> compose.Content:
-        subscriber = delivery.subscriber
-        content = compose.render(
+        return _with_link(
             "confirm",
-            subscriber.locale,
-            confirm_url=external_url("public.confirm", token=delivery.context["token"]),
+            delivery.subscriber.locale,
+            "confirm_url",
+            _token_url("public.confirm", delivery.context["token"]),
             max_age_days=current_app.config["CONFIRM_MAX_AGE_DAYS"],
         )
-        content.headers.update(TRANSACTIONAL)
-        return content
 
 
 @dataclass(frozen=True)
@@ -162,6 +160,21 @@ _PHRASE_ENDS = frozenset('"\\<>()[]:;@,')
 #: Marks mails sent because someone asked on the site, not by a person (RFC 3834): no
 #: out-of-office replies to them.
 TRANSACTIONAL = {"Auto-Submitted": "auto-generated"}
+
+
+def _with_link(name: str, locale: str, link_name: str, link: str, **context: object) -> compose.Content:
+    """The transactional mail ``email/<name>`` in ``locale`` with the reader's ``link`` as the
+    template value ``link_name``. Rendered once per language for a sender's run (kept on ``g``)
+    with a slot for the link, then filled per mail: a burst of sign-ups is thousands of
+    confirmation mails that differ only in their link."""
+    cache: dict[tuple, compose.Content] = g.setdefault("prepared_transactional", {})
+    key = (name, locale, link_name, *sorted(context.items()))
+    if key not in cache:
+        slots = compose.Slots()
+        content = compose.render(name, locale, slots=slots, **context, **{link_name: slots.marker(link_name)})
+        content.headers.update(TRANSACTIONAL)
+        cache[key] = content
+    return cache[key].filled({link_name: link})
 
 
 def feedback_id(digest_id: int) -> dict[str, str]:
@@ -326,14 +339,13 @@ class PreferencesLinkMail:
 
     def content(self, delivery: Mail) -> compose.Content:
         subscriber = delivery.subscriber
-        content = compose.render(
+        return _with_link(
             "preferences_link",
             delivery.context.get("locale") or subscriber.locale,
-            preferences_url=external_url("public.preferences", token=tokens.make_preferences_token(subscriber)),
+            "preferences_url",
+            _token_url("public.preferences", tokens.make_preferences_token(subscriber)),
             max_age_days=current_app.config["PREFERENCES_MAX_AGE_DAYS"],
         )
-        content.headers.update(TRANSACTIONAL)
-        return content
 
 
 class AdminInviteMail:
