@@ -126,6 +126,7 @@ FIRST_USE_ONLY = {
     # The commands are imported on first use of the CLI, the scheduler where it runs (issue 16:
     # about 5 MiB less in every web worker).
     "feedparser": "importing feeds", "charset_normalizer": "importing feeds",
+    "css_inline": "rendering a mail (about 3 MiB)",
 }
 
 

@@ -25,7 +25,6 @@ from email import policy
 from email.utils import format_datetime, formataddr, parseaddr
 from functools import cached_property, lru_cache
 
-import css_inline
 from flask import current_app, render_template
 from flask_babel import force_locale
 from markupsafe import escape
@@ -33,7 +32,15 @@ from markupsafe import escape
 from .. import addresses, publisher
 from .links import external_url
 
-_inliner = css_inline.CSSInliner(keep_style_tags=True)
+
+@lru_cache(maxsize=1)
+def _css_inliner():
+    """The CSS inliner, made on first use: web workers seldom render a mail (an admin's
+    preview), and its library costs each process about 3 MiB (issue 16)."""
+    import css_inline
+
+    return css_inline.CSSInliner(keep_style_tags=True)
+
 
 #: RFC 5322 §2.1.1: a header line is at most 998 characters, and should be at most 78.
 _MAX_LINE = 998
@@ -258,7 +265,7 @@ def render(name: str, locale: str, *, slots: Slots | None = None, **context) -> 
     return Content(
         subject=subject,
         text=_rewrap(_hard_lines(text.strip()) + "\n", slots),
-        html=_inliner.inline(html),
+        html=_css_inliner().inline(html),
         slots=slots,
     )
 
