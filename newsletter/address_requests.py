@@ -12,12 +12,11 @@ and user agent, applies the per-address caps and queues the mail.
 from __future__ import annotations
 
 import logging
-import time
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from . import addresscap, clock, subscribers
+from . import clock, subscribers
 from . import preferences as prefs
 from .extensions import db
 from .models import AddressRequest, AddressRequestKind, ConsentChannel
@@ -55,76 +54,16 @@ def _submit(kind: AddressRequestKind, email: str, locale: str, **evidence) -> No
     db.session.flush()
 
 
-#: Requests carried out in one transaction, at most.
-BATCH = 25
-#: On SQLite a batch also ends once it has taken this long: it holds the database's one
-#: write lock, which the pages' sign-ups wait for.
-SQLITE_BATCH_SECONDS = 0.02
-
-
 def carry_out() -> int:
-    """Carry out every request waiting now, oldest first, in batches of one transaction each
-    (the per-address locks of :func:`newsletter.addresscap.lock` are held that long: a
-    transaction per request cost a third more, issue 16); returns
-    how many were done. A request that fails stays for the next run and stops no other: its
-    batch is rolled back and carried out again one request per transaction.
+    """Carry out every request waiting now, oldest first, each in its own transaction (the
+    per-address lock of :func:`newsletter.addresscap.lock` is held only that long); returns
+    how many were done. A request that fails stays for the next run and stops no other.
 
     Several workers may run this at once: each request is taken by one of them.
     """
     done, failed = 0, set()
-    while batch := _next_batch(failed):
-        ids = [request.id for request in batch]
-        try:
-            done += _carry_out_batch(batch)
-        except Exception:
-            db.session.rollback()
-            logger.warning(
-                "a batch of %d address requests failed; carrying them out one by one", len(ids), exc_info=True
-            )
-            done += _one_by_one(ids, failed)
-    return done
-
-
-def _waiting():
-    """Requests not taken by another worker, oldest first, each with its wording (joined),
-    locked until the transaction ends."""
-    return (
-        select(AddressRequest)
-        .options(joinedload(AddressRequest.consent_text))
-        .order_by(AddressRequest.id)
-        .with_for_update(skip_locked=True, of=AddressRequest)
-    )
-
-
-def _next_batch(failed: set[int]) -> list[AddressRequest]:
-    return list(db.session.scalars(_waiting().where(AddressRequest.id.not_in(failed)).limit(BATCH)))
-
-
-def _carry_out_batch(batch: list[AddressRequest]) -> int:
-    """Carry out ``batch`` (in order) in one transaction, on SQLite only its start once
-    SQLITE_BATCH_SECONDS have passed (the rest is taken again next); how many."""
-    # Every address's lock first, in one order, so that two workers' batches never wait on
-    # each other (each request takes its address's lock again, at no cost).
-    addresscap.lock(*(request.email for request in batch))
-    on_sqlite = db.session.get_bind().dialect.name == "sqlite"
-    ends = time.monotonic() + SQLITE_BATCH_SECONDS
-    done = 0
-    for request in batch:
-        _carry_out(request)
-        db.session.delete(request)
-        done += 1
-        if on_sqlite and time.monotonic() >= ends:
-            break
-    db.session.commit()
-    return done
-
-
-def _one_by_one(ids: list[int], failed: set[int]) -> int:
-    done = 0
-    for request_id in ids:
-        request = db.session.scalars(_waiting().where(AddressRequest.id == request_id)).one_or_none()
-        if request is None:  # taken by another worker meanwhile
-            continue
+    while (request := _next(failed)) is not None:
+        request_id = request.id
         try:
             _carry_out(request)
             db.session.delete(request)
@@ -135,6 +74,17 @@ def _one_by_one(ids: list[int], failed: set[int]) -> int:
             logger.exception("could not carry out address request %r; it stays for the next run", request_id)
             failed.add(request_id)
     return done
+
+
+def _next(failed: set[int]) -> AddressRequest | None:
+    return db.session.execute(
+        select(AddressRequest)
+        .options(joinedload(AddressRequest.consent_text))  # the wording, in the same statement
+        .where(AddressRequest.id.not_in(failed))
+        .order_by(AddressRequest.id)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=AddressRequest)
+    ).scalar_one_or_none()
 
 
 def _carry_out(request: AddressRequest) -> None:

@@ -36,13 +36,13 @@ def address_hash(kind: str, email: str) -> str:
     return hmac.new(key, kind.encode() + b"\x00" + email.encode(), hashlib.sha256).hexdigest()
 
 
-def lock(*emails: str) -> None:
-    """Take the addresses' locks until the transaction ends: requests for one address are
+def lock(email: str) -> None:
+    """Take the address's lock until the transaction ends: requests for one address are
     carried out one after the other, so no cap is overrun by requests running at once.
 
-    The locks are :func:`newsletter.txlock.hold` on the addresses' keyed hashes.
+    The lock is :func:`newsletter.txlock.hold` on the address's keyed hash.
     """
-    txlock.hold(*(address_hash("lock", email) for email in emails))
+    txlock.hold(address_hash("lock", email))
 
 
 def allowed(kind: str, email: str, limit: int) -> bool:

@@ -10,23 +10,9 @@ IMMEDIATE``, see :mod:`newsletter.extensions`).
 
 from __future__ import annotations
 
-import weakref
-
 from sqlalchemy import text
 
 from .extensions import db
-
-#: The keys each transaction holds already (by its session's root transaction): taking one
-#: again costs no statement. Locks taken inside a savepoint are not noted (its rollback would
-#: let go of them).
-_held: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-#: Many locks in one statement, in the order given (PostgreSQL evaluates a volatile function
-#: of the select list after ORDER BY).
-_HOLD_MANY = text(
-    "SELECT pg_advisory_xact_lock(taken.key) FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY"
-    " AS taken(key, position) ORDER BY taken.position"
-)
 
 
 def _key(name: str) -> int:
@@ -37,12 +23,5 @@ def hold(*names: str) -> None:
     """Take the locks of ``names`` (hex digests) until the transaction ends."""
     if db.session.get_bind().dialect.name != "postgresql":
         return
-    session = db.session()
-    session.connection()  # the transaction the locks belong to has begun
-    held = _held.setdefault(session.get_transaction(), set()) if not session.in_nested_transaction() else set()
-    keys = sorted({_key(name) for name in names} - held)
-    if len(keys) == 1:
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": keys[0]})
-    elif keys:
-        session.execute(_HOLD_MANY, {"keys": keys})
-    held.update(keys)
+    for key in sorted({_key(name) for name in names}):
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})

@@ -11,9 +11,9 @@ import re
 import threading
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, select
 
-from newsletter import address_requests, addresscap, consent, scheduler, subscribers
+from newsletter import address_requests, consent, scheduler, subscribers
 from newsletter.extensions import db
 from newsletter.models import (
     AddressRequest,
@@ -132,70 +132,6 @@ def test_the_workers_send_job_carries_out_the_requests_and_sends_their_mails(app
     assert [str(message["To"]) for message in outbox] == ["ann@example.org"]
 
 
-def _submit_sign_ups(app, addresses) -> None:
-    with app.app_context():
-        text = consent.text_version("de")
-        for address in addresses:
-            address_requests.submit_sign_up(address, text=text, locale="de", ip=None, user_agent=None)
-        db.session.commit()
-
-
-def _count_commits(commits: list) -> None:
-    """Note each commit of the app context's session in ``commits`` (not its savepoints')."""
-    session = db.session()
-    event.listen(session, "after_commit", lambda _: session.in_nested_transaction() or commits.append(1))
-
-
-def test_requests_are_carried_out_in_batches_of_one_transaction(app, monkeypatch):
-    """One transaction per request cost a third more of the worker's time (issue 16)."""
-    monkeypatch.setattr(address_requests, "SQLITE_BATCH_SECONDS", 3600)
-    addresses = [f"reader{n}@example.org" for n in range(address_requests.BATCH + 5)] + ["reader1@example.org"]
-    _submit_sign_ups(app, addresses)
-    commits = []
-    with app.app_context():
-        _count_commits(commits)
-        assert address_requests.carry_out() == len(addresses)
-        assert len(commits) == 2  # BATCH requests, then the rest
-        assert db.session.scalar(select(func.count()).select_from(AddressRequest)) == 0
-        # the same address twice in one batch: one subscriber, two requests, two mails
-        assert db.session.scalar(select(func.count()).select_from(Subscriber)) == len(addresses) - 1
-        assert db.session.scalar(select(func.count()).select_from(ConsentEvent)) == len(addresses)
-        assert db.session.scalar(select(func.count()).select_from(Delivery)) == len(addresses)
-
-
-def test_on_sqlite_a_batch_ends_when_its_time_is_up_and_the_rest_follows(app, monkeypatch):
-    """A batch holds SQLite's one write lock; the pages' sign-ups wait for it no longer than
-    SQLITE_BATCH_SECONDS (here none: one request per transaction)."""
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        pytest.skip("SQLite only")
-    monkeypatch.setattr(address_requests, "SQLITE_BATCH_SECONDS", 0)
-    _submit_sign_ups(app, [f"reader{n}@example.org" for n in range(4)])
-    commits = []
-    with app.app_context():
-        _count_commits(commits)
-        assert address_requests.carry_out() == 4
-        assert len(commits) == 4
-        assert db.session.scalar(select(func.count()).select_from(Delivery)) == 4
-
-
-def test_a_failing_request_in_a_batch_leaves_the_others_carried_out_in_order(app, monkeypatch, clock):
-    monkeypatch.setattr(address_requests, "SQLITE_BATCH_SECONDS", 3600)
-    _submit_sign_ups(app, ["first@example.org", "broken@example.org", "last@example.org"])
-    real = subscribers.request_subscription
-
-    def request_subscription(email, **kwargs):
-        if email == "broken@example.org":
-            raise RuntimeError("a bug")
-        real(email, **kwargs)
-
-    monkeypatch.setattr(address_requests.subscribers, "request_subscription", request_subscription)
-    with app.app_context():
-        assert address_requests.carry_out() == 2
-        assert db.session.scalars(select(AddressRequest.email)).all() == ["broken@example.org"]
-        mails = db.session.execute(select(Subscriber.email).join(Delivery).order_by(Delivery.id)).scalars().all()
-        assert mails == ["first@example.org", "last@example.org"]
-        assert address_requests.carry_out() == 0  # stays for the next run, stops nothing
-
 def test_a_request_that_fails_stays_and_stops_no_other(app, monkeypatch):
     with app.app_context():
         add_subscriber("known@example.org")
@@ -271,22 +207,3 @@ def test_the_doi_cap_holds_for_requests_carried_out_at_once(on_postgresql, app):
         assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 1
         assert db.session.scalar(select(func.count()).select_from(ConsentEvent)) == cap
         assert db.session.scalar(select(func.count()).select_from(Delivery)) == cap
-
-
-@pytest.mark.postgres
-def test_a_batch_takes_its_addresses_locks_in_one_statement_and_none_twice(on_postgresql, app):
-    """Every lock of a batch up front, in one order (two workers' batches never wait on each
-    other), in one statement; taking one again within the transaction costs nothing."""
-    with app.app_context():
-        addresses = [f"reader{n}@example.org" for n in range(5)]
-        _, first = statements_of(app, lambda: addresscap.lock(*reversed(addresses)))
-        _, again = statements_of(app, lambda: addresscap.lock(addresses[2]))
-        held = db.session.scalar(text(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
-        ))
-        db.session.rollback()
-        _, next_transaction = statements_of(app, lambda: addresscap.lock(addresses[2]))
-        db.session.rollback()
-    assert len([s for s in first if "pg_advisory_xact_lock" in s]) == 1
-    assert again == [] and held == 5
-    assert [s for s in next_transaction if "pg_advisory_xact_lock" in s] != []
