@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from . import clock, subscribers
@@ -59,10 +59,17 @@ def carry_out() -> int:
     per-address lock of :func:`newsletter.addresscap.lock` is held only that long); returns
     how many were done. A request that fails stays for the next run and stops no other.
 
+    Requests that come in meanwhile wait for the next run: while the form is busier than the
+    worker, carrying out would otherwise never end, and the mails it queued would not be sent
+    until the sign-ups slowed down.
+
     Several workers may run this at once: each request is taken by one of them.
     """
+    newest = db.session.scalar(select(func.max(AddressRequest.id)))
+    if newest is None:
+        return 0
     done, failed = 0, set()
-    while (request := _next(failed)) is not None:
+    while (request := _next(failed, newest)) is not None:
         request_id = request.id
         try:
             _carry_out(request)
@@ -76,11 +83,11 @@ def carry_out() -> int:
     return done
 
 
-def _next(failed: set[int]) -> AddressRequest | None:
+def _next(failed: set[int], newest: int) -> AddressRequest | None:
     return db.session.execute(
         select(AddressRequest)
         .options(joinedload(AddressRequest.consent_text))  # the wording, in the same statement
-        .where(AddressRequest.id.not_in(failed))
+        .where(AddressRequest.id <= newest, AddressRequest.id.not_in(failed))
         .order_by(AddressRequest.id)
         .limit(1)
         .with_for_update(skip_locked=True, of=AddressRequest)

@@ -132,6 +132,30 @@ def test_the_workers_send_job_carries_out_the_requests_and_sends_their_mails(app
     assert [str(message["To"]) for message in outbox] == ["ann@example.org"]
 
 
+def test_requests_that_come_in_while_the_worker_carries_out_wait_for_its_next_run(app, monkeypatch, outbox):
+    """While the form is busier than the worker, a run used to carry out requests for as long
+    as new ones came in, and sent none of their mails until the sign-ups slowed (issue 16)."""
+    with app.app_context():
+        text = consent.text_version("de")
+        for n in range(3):
+            address_requests.submit_sign_up(f"early{n}@example.org", text=text, locale="de", ip=None, user_agent=None)
+        db.session.commit()
+    real = address_requests._carry_out
+    arrivals = iter(range(100))
+
+    def carry_out_while_more_come_in(request):
+        real(request)
+        address_requests.submit_sign_up(
+            f"late{next(arrivals)}@example.org", text=request.consent_text, locale="de", ip=None, user_agent=None
+        )
+
+    monkeypatch.setattr(address_requests, "_carry_out", carry_out_while_more_come_in)
+    with app.app_context():
+        report = scheduler.send_mail()
+        assert report == "3 visitor requests carried out, 3 sent"
+        assert sorted(str(message["To"]) for message in outbox) == [f"early{n}@example.org" for n in range(3)]
+        assert db.session.scalar(select(func.count()).select_from(AddressRequest)) == 3  # the next run's
+
 def test_a_request_that_fails_stays_and_stops_no_other(app, monkeypatch):
     with app.app_context():
         add_subscriber("known@example.org")
